@@ -1,0 +1,1 @@
+"""afenv_runtime."""
