@@ -1,0 +1,48 @@
+"""What afenv has built: images found by label, joined with the state file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker
+
+from afenv.config import Project
+from afenv.labels import MANAGED
+from afenv.state import State
+
+__all__ = ["list_images"]
+
+
+def list_images(client: docker.DockerClient, project: Project) -> list[dict[str, Any]]:
+    state = State(project.root / ".afenv").load()
+    promoted = {ref for refs in state["promoted"].values() for ref in refs}
+    rows = []
+    for image in client.images.list(filters={"label": f"{MANAGED}=true"}):
+        labels = image.labels
+        role = labels.get("io.afenv.role", "")
+        if role not in {"worker", "singleuser"}:
+            continue
+        for reference in image.tags:
+            if reference.startswith("afenv-staging/"):
+                continue
+            info = state["images"].get(reference, {})
+            validated = info.get("validation", {}).get("passed")
+            if reference in promoted:
+                status = "promoted"
+            elif validated is True:
+                status = "validated"
+            elif validated is False:
+                status = "failed validation"
+            else:
+                status = "built"
+            rows.append({
+                "reference": reference,
+                "experiment": labels.get("io.afenv.experiment", ""),
+                "role": role,
+                "hash": labels.get("io.afenv.content-hash", ""),
+                "size": int(image.attrs["Size"]),
+                "created": image.attrs.get("Created", ""),
+                "state": status,
+            })
+    rows.sort(key=lambda r: (r["experiment"], r["role"], r["created"]), reverse=False)
+    return rows

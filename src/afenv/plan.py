@@ -1,0 +1,257 @@
+"""The build plan: which images, from which layers and files, under which tags — as data.
+
+Nothing here talks to Docker. The plan is computed from the parsed spec, the locks and the base
+image's ID, and unit-tested as is; build.py only executes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from afenv import __version__
+from afenv.base import BaseImage
+from afenv.config import Experiment, Project
+from afenv.context import ContextFile, file_entry, inline_entry, tree_entries
+from afenv.errors import LockError
+from afenv.labels import afenv_labels
+from afenv.lock import FacilityLock, ImageLock, LockedWheel, render_requirements
+from afenv.render import render
+
+__all__ = ["MANIFEST_DIR", "BuildPlan", "ImagePlan", "LockSet", "make_plan", "staging_reference"]
+
+MANIFEST_DIR = "/opt/afenv/manifest"
+RUNTIME_PACKAGES = ("afenv_bench", "afenv_runtime")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockSet:
+    """Everything locked for one experiment, as read from the lock files."""
+
+    facility: FacilityLock
+    core: ImageLock
+    worker: ImageLock
+    singleuser: ImageLock
+    debian_base: Mapping[str, str]
+    debian_experiment: Mapping[str, str]
+    mirror: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer:
+    name: str
+    packages: tuple[str, ...]  # "name==version", what this layer adds
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePlan:
+    experiment: str
+    role: str
+    repository: str
+    content_hash: str
+    parent: str  # the FROM reference
+    dockerfile: str
+    files: tuple[ContextFile, ...]
+    layers: tuple[Layer, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    python_manifest: tuple[Mapping[str, str], ...] = ()
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.content_hash}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}-{self.role}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    base: BaseImage
+    images: tuple[ImagePlan, ...]  # build order: worker, then singleuser on top of it
+
+
+def staging_reference(plan: ImagePlan) -> str:
+    """Where an image lives while its pair is incomplete; never a tag users see."""
+    return f"afenv-staging/{plan.name}:{plan.content_hash}"
+
+
+def _difference(upper: ImageLock, lower: ImageLock, *, what: str) -> dict[str, tuple[str, str]]:
+    for name, pin in lower.pins.items():
+        if upper.pins.get(name) != pin:
+            raise LockError(f"{what}: {name} differs from the layer below; run `afenv lock`")
+    return {n: p for n, p in upper.pins.items() if n not in lower.pins}
+
+
+def _wheels(
+    pins: Mapping[str, tuple[str, str]], facility: FacilityLock, prefix: str,
+    wheel_path: Callable[[LockedWheel], Path],
+) -> list[ContextFile]:
+    by_hash = facility.by_hash()
+    entries = []
+    for name, (_, sha256) in sorted(pins.items()):
+        wheel = by_hash.get(sha256)
+        if wheel is None:
+            raise LockError(f"{name}: hash {sha256[:12]}… is not in the facility lock; run `afenv lock`")
+        entries.append(ContextFile(
+            path=f"{prefix}/{wheel.filename}", sha256=sha256, source=wheel_path(wheel)
+        ))
+    return entries
+
+
+def _manifest(pins: Mapping[str, tuple[str, str]], facility: FacilityLock) -> list[dict[str, str]]:
+    by_hash = facility.by_hash()
+    return [
+        {"name": n, "version": v, "sha256": s, "wheel": by_hash[s].filename}
+        for n, (v, s) in sorted(pins.items())
+    ]
+
+
+def _content_hash(parts: object) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _pins_list(pins: Mapping[str, tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(f"{n}=={v}" for n, (v, _) in sorted(pins.items()))
+
+
+def _lock_digest(lock: ImageLock) -> str:
+    return "sha256:" + _content_hash(sorted(lock.pins.items()))
+
+
+def _oci_labels(project: Project, experiment: Experiment, role: str, digest: str, base: str) -> dict[str, str]:
+    return {
+        "org.opencontainers.image.title": f"afenv {experiment.name}-{role}",
+        "org.opencontainers.image.description": f"{experiment.description} ({role})",
+        "org.opencontainers.image.version": digest,
+        "org.opencontainers.image.vendor": project.facility.name,
+        "org.opencontainers.image.licenses": "Apache-2.0",
+        "org.opencontainers.image.base.name": base,
+    }
+
+
+def make_plan(
+    project: Project,
+    experiment: Experiment,
+    locks: LockSet,
+    base: BaseImage,
+    wheel_path: Callable[[LockedWheel], Path],
+) -> BuildPlan:
+    facility = project.facility
+    templates = project.root / "templates"
+    experiment_pins = _difference(locks.worker, locks.core, what=f"images/{experiment.name} worker")
+    notebook_pins = _difference(
+        locks.singleuser, locks.worker, what=f"images/{experiment.name} singleuser"
+    )
+    neutral = ["Generated by afenv from the facility lock; installed with --require-hashes."]
+
+    runtime = [
+        entry
+        for package in RUNTIME_PACKAGES
+        for entry in tree_entries(project.root / "src" / package, f"runtime/{package}")
+    ]
+    grid_dir = experiment.directory / "grid"
+    grid = tree_entries(grid_dir, "grid") if grid_dir.is_dir() else []
+    worker_manifest = _manifest(locks.worker.pins, locks.facility)
+    worker_files = [
+        inline_entry("lock/core.txt", render_requirements(locks.core.pins, header=neutral)),
+        *_wheels(locks.core.pins, locks.facility, "wheels/core", wheel_path),
+        *runtime,
+        *grid,
+        file_entry("bin/afenv-bench", templates / "files" / "afenv-bench"),
+        inline_entry("site/afenv.pth", "/opt/afenv/lib\n"),
+        inline_entry("manifest/python.json", json.dumps(worker_manifest, indent=1) + "\n"),
+    ]
+    if experiment_pins:
+        worker_files += [
+            inline_entry("lock/experiment.txt", render_requirements(experiment_pins, header=neutral)),
+            *_wheels(experiment_pins, locks.facility, "wheels/experiment", wheel_path),
+        ]
+    worker_data = {
+        "title": experiment.title,
+        "afenv_version": __version__,
+        "base_image": base.reference,
+        "mirror": locks.mirror,
+        "suite": facility.debian.suite,
+        "python_version": facility.python.version,
+        "debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_base.items())],
+        "experiment_debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_experiment.items())],
+        "experiment_packages": bool(experiment_pins),
+        "cvmfs": sorted(experiment.cvmfs),
+        "experiment": experiment.name,
+        "env": [list(pair) for pair in experiment.env],
+    }
+    worker_hash = _content_hash({
+        "template": (templates / "worker.Dockerfile.j2").read_text(),
+        "data": worker_data,
+        "files": sorted((f.path, f.sha256, f.executable) for f in worker_files),
+        "base": base.image_id,
+        "afenv": __version__,
+    })
+    worker_labels = _oci_labels(project, experiment, "worker", worker_hash, base.reference) | afenv_labels(
+        experiment=experiment.name, role="worker", content_hash=worker_hash,
+        lock_digest=_lock_digest(locks.worker), python=facility.python.version,
+        suite=facility.debian.suite,
+    )
+    worker = ImagePlan(
+        experiment=experiment.name,
+        role="worker",
+        repository=f"afenv/{experiment.name}-worker",
+        content_hash=worker_hash,
+        parent=base.reference,
+        dockerfile=render(templates, "worker.Dockerfile.j2",
+                          worker_data | {"labels": sorted(worker_labels.items())}),
+        files=tuple(worker_files),
+        layers=(
+            Layer(name="base-os", packages=tuple(f"{n}={v}" for n, v in sorted(locks.debian_base.items()))),
+            Layer(name="core", packages=_pins_list(locks.core.pins)),
+            Layer(name="experiment", packages=_pins_list(experiment_pins)),
+            Layer(name="worker", packages=()),
+        ),
+        labels=worker_labels,
+        python_manifest=tuple(worker_manifest),
+    )
+
+    singleuser_manifest = _manifest(locks.singleuser.pins, locks.facility)
+    singleuser_files = [
+        inline_entry("lock/notebook.txt", render_requirements(notebook_pins, header=neutral)),
+        *_wheels(notebook_pins, locks.facility, "wheels/notebook", wheel_path),
+        file_entry("bin/afenv-start-notebook", templates / "files" / "afenv-start-notebook"),
+        inline_entry("manifest/python.json", json.dumps(singleuser_manifest, indent=1) + "\n"),
+    ]
+    singleuser_data = {
+        "title": experiment.title,
+        "afenv_version": __version__,
+        "worker_image": staging_reference(worker),
+    }
+    singleuser_hash = _content_hash({
+        "template": (templates / "singleuser.Dockerfile.j2").read_text(),
+        "data": singleuser_data,
+        "files": sorted((f.path, f.sha256, f.executable) for f in singleuser_files),
+        "worker": worker_hash,
+    })
+    singleuser_labels = _oci_labels(
+        project, experiment, "singleuser", singleuser_hash, worker.reference
+    ) | afenv_labels(
+        experiment=experiment.name, role="singleuser", content_hash=singleuser_hash,
+        lock_digest=_lock_digest(locks.singleuser), python=facility.python.version,
+        suite=facility.debian.suite, worker_hash=worker_hash,
+    )
+    singleuser = ImagePlan(
+        experiment=experiment.name,
+        role="singleuser",
+        repository=f"afenv/{experiment.name}-singleuser",
+        content_hash=singleuser_hash,
+        parent=staging_reference(worker),
+        dockerfile=render(templates, "singleuser.Dockerfile.j2",
+                          singleuser_data | {"labels": sorted(singleuser_labels.items())}),
+        files=tuple(singleuser_files),
+        layers=(*worker.layers, Layer(name="notebook", packages=_pins_list(notebook_pins))),
+        labels=singleuser_labels,
+        python_manifest=tuple(singleuser_manifest),
+    )
+    return BuildPlan(base=base, images=(worker, singleuser))

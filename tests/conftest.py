@@ -1,0 +1,28 @@
+"""Shared fixtures and the opt-in tiers.
+
+Unit tests (tests/unit) need neither Docker nor network. Image tests (tests/images, marker
+``docker``) need a Docker engine and build real images; they are sorted last and run in CI.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Image tests are slow: let the fast tiers fail first.
+    items.sort(key=lambda item: item.get_closest_marker("docker") is not None)
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A writable copy of the project's spec, lock and template files."""
+    for name in ("envs", "images", "templates"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path

@@ -1,0 +1,148 @@
+"""The build plan as data: no Docker, no network."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from afenv.base import BaseImage
+from afenv.build import load_locks
+from afenv.config import load_project
+from afenv.context import file_entry, inline_entry, write_tar
+from afenv.lock import LockedWheel
+from afenv.plan import BuildPlan, make_plan, staging_reference
+
+BASE = BaseImage(reference="afenv/debian:trixie-20261124", image_id="sha256:" + "1" * 64, origin="bootstrapped")
+
+
+def _wheel_path(wheel: LockedWheel) -> Path:
+    return Path("/nonexistent/wheels") / wheel.filename  # the plan never reads wheels
+
+
+def _plan(root: Path, experiment: str = "cms", base: BaseImage = BASE) -> BuildPlan:
+    project = load_project(root)
+    exp = project.experiment(experiment)
+    return make_plan(project, exp, load_locks(project, exp), base, _wheel_path)
+
+
+def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
+    plan = _plan(project_copy)
+    worker, singleuser = plan.images
+    assert (worker.role, singleuser.role) == ("worker", "singleuser")
+    assert worker.parent == BASE.reference
+    assert singleuser.parent == staging_reference(worker)
+    assert singleuser.dockerfile.count(f"FROM {staging_reference(worker)} AS worker") == 1
+    assert [layer.name for layer in worker.layers] == ["base-os", "core", "experiment", "worker"]
+    assert [layer.name for layer in singleuser.layers] == [
+        "base-os", "core", "experiment", "worker", "notebook"
+    ]
+    assert worker.repository == "afenv/cms-worker"
+    assert worker.reference == f"afenv/cms-worker:{worker.content_hash}"
+    core = dict(p.split("==") for p in worker.layers[1].packages)
+    assert core["root"] == "0.1a12"
+    experiment = {p.split("==")[0] for p in worker.layers[2].packages}
+    assert {"coffea", "correctionlib", "uproot"} <= experiment
+    assert not experiment & set(core)
+    notebook = {p.split("==")[0] for p in singleuser.layers[-1].packages}
+    assert {"jupyterlab", "jupyterhub", "dask-labextension"} <= notebook
+
+
+def test_wheels_only_reach_build_stages(project_copy: Path) -> None:
+    worker, singleuser = _plan(project_copy).images
+    for image in (worker, singleuser):
+        final_stage = image.dockerfile.rsplit("\nFROM ", 1)[1]
+        assert "wheels" not in final_stage
+        assert "COPY --from=" in final_stage
+    wheel_files = [f for f in worker.files if f.path.startswith("wheels/")]
+    assert any(f.path.startswith("wheels/core/root-0.1a12-cp313") for f in wheel_files)
+
+
+def test_labels_name_experiment_role_and_hash(project_copy: Path) -> None:
+    worker, singleuser = _plan(project_copy).images
+    assert worker.labels["io.afenv.managed"] == "true"
+    assert worker.labels["io.afenv.experiment"] == "cms"
+    assert worker.labels["io.afenv.role"] == "worker"
+    assert worker.labels["io.afenv.content-hash"] == worker.content_hash
+    assert worker.labels["io.afenv.lock-digest"].startswith("sha256:")
+    assert singleuser.labels["io.afenv.worker-hash"] == worker.content_hash
+    assert worker.labels["org.opencontainers.image.version"] == worker.content_hash
+    assert 'io.afenv.role="worker"' in worker.dockerfile
+
+
+def test_worker_runs_tini_and_dask_as_non_root(project_copy: Path) -> None:
+    worker, singleuser = _plan(project_copy).images
+    assert 'ENTRYPOINT ["/usr/bin/tini", "-g", "--"]' in worker.dockerfile
+    assert 'CMD ["dask", "worker"]' in worker.dockerfile
+    assert worker.dockerfile.rstrip().splitlines()[-4:][0] != "USER root"
+    assert "\nUSER 1000:100\n" in worker.dockerfile.rsplit("\nFROM ", 1)[1]
+    assert "\nUSER 1000:100\n" in singleuser.dockerfile.rsplit("\nFROM ", 1)[1]
+    for repo in ("cms.cern.ch", "grid.cern.ch"):
+        assert f"/cvmfs/{repo}" in worker.dockerfile
+
+
+def test_content_hash_is_stable(project_copy: Path) -> None:
+    first = _plan(project_copy)
+    second = _plan(project_copy)
+    assert [i.content_hash for i in first.images] == [i.content_hash for i in second.images]
+    assert [i.dockerfile for i in first.images] == [i.dockerfile for i in second.images]
+
+
+def test_content_hash_follows_its_inputs(project_copy: Path) -> None:
+    worker, singleuser = _plan(project_copy).images
+    other_base = BaseImage(reference=BASE.reference, image_id="sha256:" + "2" * 64, origin="local")
+    assert _plan(project_copy, base=other_base).images[0].content_hash != worker.content_hash
+
+    # A notebook-only template change leaves the worker alone.
+    template = project_copy / "templates/singleuser.Dockerfile.j2"
+    template.write_text(template.read_text() + "\n# tweak\n")
+    worker2, singleuser2 = _plan(project_copy).images
+    assert worker2.content_hash == worker.content_hash
+    assert singleuser2.content_hash != singleuser.content_hash
+
+    # Runtime code (the benchmark) changes the worker, and so the singleuser above it.
+    (project_copy / "src/afenv_bench/__init__.py").write_text('"""changed."""\n')
+    worker3, singleuser3 = _plan(project_copy).images
+    assert worker3.content_hash != worker.content_hash
+    assert singleuser3.content_hash != singleuser2.content_hash
+
+
+def test_core_layer_inputs_are_identical_across_experiments(project_copy: Path) -> None:
+    def core_part(experiment: str) -> tuple[str, list[tuple[str, str]]]:
+        worker = _plan(project_copy, experiment).images[0]
+        head = worker.dockerfile.split("FROM base-os AS core-build", 1)[1].split("\nFROM ", 1)[0]
+        files = sorted(
+            (f.path, f.sha256) for f in worker.files
+            if f.path.startswith("wheels/core/") or f.path == "lock/core.txt"
+        )
+        return head, files
+
+    assert core_part("cms") == core_part("atlas") == core_part("fcc")
+
+
+def test_context_tar_is_deterministic(tmp_path: Path) -> None:
+    source = tmp_path / "a.txt"
+    source.write_text("payload")
+    entries = [file_entry("x/a.txt", source), inline_entry("Dockerfile", "FROM scratch\n")]
+    first = io.BytesIO()
+    write_tar(entries, first)
+    time.sleep(0.01)  # not synchronisation: a later mtime that must not matter
+    source.touch()
+    second = io.BytesIO()
+    write_tar(list(reversed(entries)), second)
+    assert first.getvalue() == second.getvalue()
+    with tarfile.open(fileobj=io.BytesIO(first.getvalue())) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["Dockerfile", "x", "x/a.txt"]
+    assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members)
+
+
+@pytest.mark.parametrize("experiment", ["atlas", "cms", "fcc"])
+def test_every_experiment_plans(project_copy: Path, experiment: str) -> None:
+    plan = _plan(project_copy, experiment)
+    assert {i.repository for i in plan.images} == {
+        f"afenv/{experiment}-worker", f"afenv/{experiment}-singleuser"
+    }
