@@ -38,7 +38,18 @@ def bootstrap_repository(suite: str) -> str:
     return "afenv/debian"
 
 
-def _find_bootstrapped(client: docker.DockerClient, spec: DebianSpec, mirror: str) -> Image | None:
+def _dated_tag(image: Image, suite: str) -> str | None:
+    """The image's dated tag (``afenv/debian:trixie-20261124``): a stable name to build FROM."""
+    prefix = f"afenv/debian:{suite}-"
+    dated = sorted(t for t in image.tags if t.startswith(prefix))
+    return dated[-1] if dated else None
+
+
+def _find_bootstrapped(
+    client: docker.DockerClient, spec: DebianSpec, mirror: str
+) -> tuple[str, Image] | None:
+    # Images built FROM the base inherit its labels, so the labels alone do not find it: the
+    # base is the one carrying a dated afenv/debian tag.
     images = client.images.list(
         filters={
             "label": [
@@ -49,8 +60,8 @@ def _find_bootstrapped(client: docker.DockerClient, spec: DebianSpec, mirror: st
             ]
         }
     )
-    images.sort(key=lambda image: image.labels.get("io.afenv.bootstrapped", ""), reverse=True)
-    return images[0] if images else None
+    tagged = [(tag, image) for image in images if (tag := _dated_tag(image, spec.suite))]
+    return max(tagged, key=lambda pair: pair[0]) if tagged else None
 
 
 def ensure_base(
@@ -75,7 +86,8 @@ def ensure_base(
             report(f"cannot pull {spec.base_image} ({exc.explanation or exc}); bootstrapping")
         cached = _find_bootstrapped(client, spec, mirror)
         if cached is not None:
-            return BaseImage(reference=cached.tags[0], image_id=cached.id, origin="bootstrapped")
+            reference, image = cached
+            return BaseImage(reference=reference, image_id=image.id, origin="bootstrapped")
     return _bootstrap(client, spec, mirror, report)
 
 
@@ -95,7 +107,10 @@ def _bootstrap(
         report(f"debootstrap --variant=minbase {spec.suite} from {mirror}")
         result = subprocess.run(
             ["debootstrap", "--variant=minbase", spec.suite, str(rootfs), mirror],
-            capture_output=True, text=True, timeout=1800, check=False,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
         )
         if result.returncode != 0:
             tail = " | ".join(result.stdout.strip().splitlines()[-3:])

@@ -8,6 +8,7 @@ input (lock, templates, runtime files, base image).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -50,9 +51,14 @@ class BuiltImage:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "experiment": self.experiment, "role": self.role, "reference": self.reference,
-            "id": self.image_id, "size": self.size, "built": self.built,
-            "seconds": round(self.seconds, 2), "manifest": str(self.manifest_dir),
+            "experiment": self.experiment,
+            "role": self.role,
+            "reference": self.reference,
+            "id": self.image_id,
+            "size": self.size,
+            "built": self.built,
+            "seconds": round(self.seconds, 2),
+            "manifest": str(self.manifest_dir),
         }
 
 
@@ -86,8 +92,14 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
 
 
 def prepare_plan(
-    project: Project, experiment: Experiment, *, client: docker.DockerClient,
-    env: Mapping[str, str], ui: UI, cache: Path, refresh_base: bool = False,
+    project: Project,
+    experiment: Experiment,
+    *,
+    client: docker.DockerClient,
+    env: Mapping[str, str],
+    ui: UI,
+    cache: Path,
+    refresh_base: bool = False,
 ) -> BuildPlan:
     """Locks read, wheels present, base image present: the plan, ready to execute."""
     locks = load_locks(project, experiment)
@@ -102,8 +114,14 @@ def prepare_plan(
 
 
 def build_experiment(
-    project: Project, experiment: Experiment, *, client: docker.DockerClient,
-    env: Mapping[str, str], ui: UI, cache: Path, refresh_base: bool = False,
+    project: Project,
+    experiment: Experiment,
+    *,
+    client: docker.DockerClient,
+    env: Mapping[str, str],
+    ui: UI,
+    cache: Path,
+    refresh_base: bool = False,
 ) -> list[BuiltImage]:
     plan = prepare_plan(
         project, experiment, client=client, env=env, ui=ui, cache=cache, refresh_base=refresh_base
@@ -118,7 +136,9 @@ def _existing(client: docker.DockerClient, reference: str) -> docker.models.imag
         return None
 
 
-def execute(plan: BuildPlan, *, client: docker.DockerClient, ui: UI, state: State) -> list[BuiltImage]:
+def execute(
+    plan: BuildPlan, *, client: docker.DockerClient, ui: UI, state: State
+) -> list[BuiltImage]:
     staged: list[str] = []
     built: list[tuple[ImagePlan, float, bool]] = []
     try:
@@ -145,10 +165,9 @@ def execute(plan: BuildPlan, *, client: docker.DockerClient, ui: UI, state: Stat
         raise Interrupted("build interrupted; no image was tagged, staging tags removed") from None
     finally:
         for reference in staged:
-            try:
+            # A staging tag may never have been created (the build failed before tagging).
+            with contextlib.suppress(docker.errors.APIError):
                 client.api.remove_image(reference, noprune=True)
-            except docker.errors.APIError:
-                pass  # never created (the build failed before tagging)
     results = []
     for image, seconds, was_built in built:
         docker_image = client.images.get(image.reference)
@@ -157,13 +176,22 @@ def execute(plan: BuildPlan, *, client: docker.DockerClient, ui: UI, state: Stat
             state.record_image(
                 image.reference,
                 built=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                experiment=image.experiment, role=image.role, id=docker_image.id,
+                experiment=image.experiment,
+                role=image.role,
+                id=docker_image.id,
             )
-        results.append(BuiltImage(
-            experiment=image.experiment, role=image.role, reference=image.reference,
-            image_id=docker_image.id, size=int(docker_image.attrs["Size"]), built=was_built,
-            seconds=seconds, manifest_dir=manifest_dir,
-        ))
+        results.append(
+            BuiltImage(
+                experiment=image.experiment,
+                role=image.role,
+                reference=image.reference,
+                image_id=docker_image.id,
+                size=int(docker_image.attrs["Size"]),
+                built=was_built,
+                seconds=seconds,
+                manifest_dir=manifest_dir,
+            )
+        )
     return results
 
 
@@ -181,8 +209,14 @@ def _docker_build(client: docker.DockerClient, image: ImagePlan, tag: str, ui: U
         write_tar(entries, context)
         context.seek(0)
         stream = client.api.build(
-            fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
-            pull=False, decode=True, labels=None,
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+            labels=None,
         )
         last_lines: list[str] = []
         for chunk in stream:

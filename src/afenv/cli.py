@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"afenv {__version__}")
     parser.add_argument(
-        "--project", type=Path, default=Path.cwd(),
+        "--project",
+        type=Path,
+        default=Path.cwd(),
         help="project folder holding envs/ and images/ (default: current folder)",
     )
     output = argparse.ArgumentParser(add_help=False)
@@ -38,14 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("-q", "--quiet", action="store_const", dest="mode", const="quiet")
     group.add_argument("-v", "--verbose", action="store_const", dest="mode", const="verbose")
     group.add_argument(
-        "--json", action="store_const", dest="mode", const="json",
+        "--json",
+        action="store_const",
+        dest="mode",
+        const="json",
         help="print the result as JSON on stdout (progress as JSON lines on stderr)",
     )
     output.set_defaults(mode="normal")
 
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     lock = commands.add_parser("lock", parents=[output], help="resolve the facility lock")
-    lock.add_argument("--check", action="store_true", help="exit 3 if the lock is behind its inputs")
+    lock.add_argument(
+        "--check", action="store_true", help="exit 3 if the lock is behind its inputs"
+    )
 
     build = commands.add_parser("build", parents=[output], help="build an experiment's image pair")
     build.add_argument("experiment")
@@ -106,7 +113,12 @@ def _build(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
     experiment = project.experiment(args.experiment)
     client = docker_client()
     results = build_experiment(
-        project, experiment, client=client, env=env, ui=ui, cache=_cache_dir(env),
+        project,
+        experiment,
+        client=client,
+        env=env,
+        ui=ui,
+        cache=_cache_dir(env),
         refresh_base=args.refresh_base,
     )
     lines = [

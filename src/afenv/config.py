@@ -277,7 +277,9 @@ def load_experiment(directory: Path) -> Experiment:
     meta.only("name", "title", "description", "vos", "cvmfs")
     name = meta.str("name")
     if name != directory.name:
-        raise meta.fail("name", f"is {name!r} but the folder is {directory.name!r}; make them equal")
+        raise meta.fail(
+            "name", f"is {name!r} but the folder is {directory.name!r}; make them equal"
+        )
     if not _NAME_RE.match(name):
         raise meta.fail("name", "use lower-case letters, digits and '-'")
 
@@ -288,7 +290,7 @@ def load_experiment(directory: Path) -> Experiment:
     env: list[tuple[str, str]] = []
     for key, value in sorted(env_table.data.items()):
         if not _ENV_RE.match(key) or not isinstance(value, str):
-            raise env_table.fail(key, "environment entries are NAME = \"string\"")
+            raise env_table.fail(key, 'environment entries are NAME = "string"')
         env.append((key, value))
 
     bench = top.table("benchmark", required=False)

@@ -58,9 +58,12 @@ def host_mirror(roots: Iterable[Path] = _APT_SOURCES) -> str:
 
 
 def _is_archive(uri: str, suites: list[str]) -> bool:
-    return uri.startswith(("http://", "https://")) and "/debian" in uri and not any(
-        s.endswith("-security") for s in suites
-    ) and "security" not in uri
+    return (
+        uri.startswith(("http://", "https://"))
+        and "/debian" in uri
+        and not any(s.endswith("-security") for s in suites)
+        and "security" not in uri
+    )
 
 
 def parse_packages_index(text: str) -> dict[str, str]:
@@ -85,7 +88,9 @@ def package_versions(mirror: str, suite: str, env: Mapping[str, str]) -> dict[st
     return parse_packages_index(lzma.decompress(data).decode("utf-8", errors="replace"))
 
 
-def pin(packages: Iterable[str], versions: Mapping[str, str], *, where: str, suite: str) -> dict[str, str]:
+def pin(
+    packages: Iterable[str], versions: Mapping[str, str], *, where: str, suite: str
+) -> dict[str, str]:
     pins: dict[str, str] = {}
     for package in packages:
         if package not in versions:

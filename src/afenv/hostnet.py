@@ -76,7 +76,9 @@ def fetch_bytes(url: str, env: Mapping[str, str], *, what: str) -> bytes:
             return response.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise FetchError(f"cannot download {what} from {url}: {reason}; check the network") from None
+        raise FetchError(
+            f"cannot download {what} from {url}: {reason}; check the network"
+        ) from None
 
 
 def download(url: str, destination: Path, sha256: str, env: Mapping[str, str]) -> None:
@@ -87,14 +89,16 @@ def download(url: str, destination: Path, sha256: str, env: Mapping[str, str]) -
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    handle = tempfile.NamedTemporaryFile(
+    # Closed by the `with` below; created first so that `finally` knows its name.
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
         dir=destination.parent, prefix=".part-", delete=False
     )
     temporary = Path(handle.name)
     try:
-        with handle, urllib.request.urlopen(
-            url, timeout=_TIMEOUT, context=_context(env)
-        ) as response:
+        with (
+            handle,
+            urllib.request.urlopen(url, timeout=_TIMEOUT, context=_context(env)) as response,
+        ):
             while chunk := response.read(_CHUNK):
                 digest.update(chunk)
                 handle.write(chunk)
@@ -104,7 +108,7 @@ def download(url: str, destination: Path, sha256: str, env: Mapping[str, str]) -
                 f"sha256:{digest.hexdigest()} from {url}; the index served other bytes than the "
                 f"lock records: re-run `afenv lock` if the release was replaced"
             )
-        os.replace(temporary, destination)
+        temporary.replace(destination)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(f"cannot download {destination.name} from {url}: {reason}") from None

@@ -35,14 +35,16 @@ def list_images(client: docker.DockerClient, project: Project) -> list[dict[str,
                 status = "failed validation"
             else:
                 status = "built"
-            rows.append({
-                "reference": reference,
-                "experiment": labels.get("io.afenv.experiment", ""),
-                "role": role,
-                "hash": labels.get("io.afenv.content-hash", ""),
-                "size": int(image.attrs["Size"]),
-                "created": image.attrs.get("Created", ""),
-                "state": status,
-            })
+            rows.append(
+                {
+                    "reference": reference,
+                    "experiment": labels.get("io.afenv.experiment", ""),
+                    "role": role,
+                    "hash": labels.get("io.afenv.content-hash", ""),
+                    "size": int(image.attrs["Size"]),
+                    "created": image.attrs.get("Created", ""),
+                    "state": status,
+                }
+            )
     rows.sort(key=lambda r: (r["experiment"], r["role"], r["created"]), reverse=False)
     return rows

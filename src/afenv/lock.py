@@ -188,9 +188,7 @@ def parse_pylock(text: str, tags: list[Tag], *, source: str) -> FacilityLock:
 _PIN_RE = re.compile(r"^([A-Za-z0-9._-]+)==(\S+)\s+\\\n\s+--hash=sha256:([0-9a-f]{64})", re.M)
 
 
-def render_requirements(
-    pins: Mapping[str, tuple[str, str]], *, header: Iterable[str]
-) -> str:
+def render_requirements(pins: Mapping[str, tuple[str, str]], *, header: Iterable[str]) -> str:
     lines = [f"# {line}" for line in header]
     for name in sorted(pins):
         version, sha256 = pins[name]
@@ -248,19 +246,24 @@ def _uv(args: list[str], env: Mapping[str, str], *, what: str) -> str:
     except FileNotFoundError:
         raise LockError("uv is not installed; `pip install uv` (afenv depends on it)") from None
     if result.returncode != 0:
-        reason = " ".join(
-            line.strip() for line in result.stderr.splitlines() if line.strip()
-        ) or f"exit code {result.returncode}"
+        reason = (
+            " ".join(line.strip() for line in result.stderr.splitlines() if line.strip())
+            or f"exit code {result.returncode}"
+        )
         raise LockError(f"cannot resolve {what}: {reason}")
     return result.stdout
 
 
 def _target_args(facility: Facility) -> list[str]:
     return [
-        "--python-version", facility.python.version,
-        "--python-platform", facility.python.platform,
-        "--only-binary", ":all:",
-        "--index-url", facility.index_url,
+        "--python-version",
+        facility.python.version,
+        "--python-platform",
+        facility.python.platform,
+        "--only-binary",
+        ":all:",
+        "--index-url",
+        facility.index_url,
         "--no-annotate",
     ]
 
@@ -364,11 +367,14 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
     )
     outputs[BASE_DEBIAN_LOCK] = render_debian(
         debian.pin(
-            facility.debian.packages, versions,
-            where="envs/facility.toml: debian.packages", suite=facility.debian.suite,
+            facility.debian.packages,
+            versions,
+            where="envs/facility.toml: debian.packages",
+            suite=facility.debian.suite,
         ),
         header=_header(
-            f"Debian {facility.debian.suite} base packages", f"{mirror} + envs/facility.toml",
+            f"Debian {facility.debian.suite} base packages",
+            f"{mirror} + envs/facility.toml",
             all_digest,
         ),
     )
@@ -393,19 +399,25 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
             )
         outputs[Path("images") / name / "lock" / "debian.txt"] = render_debian(
             debian.pin(
-                experiment.apt, versions,
-                where=f"{experiment.source}: packages.apt", suite=facility.debian.suite,
+                experiment.apt,
+                versions,
+                where=f"{experiment.source}: packages.apt",
+                suite=facility.debian.suite,
             ),
             header=_header(
-                f"{experiment.title} Debian packages", f"{mirror} + images/{name}/experiment.toml",
+                f"{experiment.title} Debian packages",
+                f"{mirror} + images/{name}/experiment.toml",
                 all_digest,
             ),
         )
 
     files_digest = {str(p): _file_digest(text) for p, text in sorted(outputs.items())}
-    outputs[INPUTS] = json.dumps(
-        {"inputs": digests, "files": files_digest, "mirror": mirror}, indent=2, sort_keys=True
-    ) + "\n"
+    outputs[INPUTS] = (
+        json.dumps(
+            {"inputs": digests, "files": files_digest, "mirror": mirror}, indent=2, sort_keys=True
+        )
+        + "\n"
+    )
     for relative, text in outputs.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

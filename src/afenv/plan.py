@@ -87,7 +87,9 @@ def _difference(upper: ImageLock, lower: ImageLock, *, what: str) -> dict[str, t
 
 
 def _wheels(
-    pins: Mapping[str, tuple[str, str]], facility: FacilityLock, prefix: str,
+    pins: Mapping[str, tuple[str, str]],
+    facility: FacilityLock,
+    prefix: str,
     wheel_path: Callable[[LockedWheel], Path],
 ) -> list[ContextFile]:
     by_hash = facility.by_hash()
@@ -95,10 +97,12 @@ def _wheels(
     for name, (_, sha256) in sorted(pins.items()):
         wheel = by_hash.get(sha256)
         if wheel is None:
-            raise LockError(f"{name}: hash {sha256[:12]}… is not in the facility lock; run `afenv lock`")
-        entries.append(ContextFile(
-            path=f"{prefix}/{wheel.filename}", sha256=sha256, source=wheel_path(wheel)
-        ))
+            raise LockError(
+                f"{name}: hash {sha256[:12]}… is not in the facility lock; run `afenv lock`"
+            )
+        entries.append(
+            ContextFile(path=f"{prefix}/{wheel.filename}", sha256=sha256, source=wheel_path(wheel))
+        )
     return entries
 
 
@@ -123,7 +127,9 @@ def _lock_digest(lock: ImageLock) -> str:
     return "sha256:" + _content_hash(sorted(lock.pins.items()))
 
 
-def _oci_labels(project: Project, experiment: Experiment, role: str, digest: str, base: str) -> dict[str, str]:
+def _oci_labels(
+    project: Project, experiment: Experiment, role: str, digest: str, base: str
+) -> dict[str, str]:
     return {
         "org.opencontainers.image.title": f"afenv {experiment.name}-{role}",
         "org.opencontainers.image.description": f"{experiment.description} ({role})",
@@ -168,7 +174,9 @@ def make_plan(
     ]
     if experiment_pins:
         worker_files += [
-            inline_entry("lock/experiment.txt", render_requirements(experiment_pins, header=neutral)),
+            inline_entry(
+                "lock/experiment.txt", render_requirements(experiment_pins, header=neutral)
+            ),
             *_wheels(experiment_pins, locks.facility, "wheels/experiment", wheel_path),
         ]
     worker_data = {
@@ -185,16 +193,23 @@ def make_plan(
         "experiment": experiment.name,
         "env": [list(pair) for pair in experiment.env],
     }
-    worker_hash = _content_hash({
-        "template": (templates / "worker.Dockerfile.j2").read_text(),
-        "data": worker_data,
-        "files": sorted((f.path, f.sha256, f.executable) for f in worker_files),
-        "base": base.image_id,
-        "afenv": __version__,
-    })
-    worker_labels = _oci_labels(project, experiment, "worker", worker_hash, base.reference) | afenv_labels(
-        experiment=experiment.name, role="worker", content_hash=worker_hash,
-        lock_digest=_lock_digest(locks.worker), python=facility.python.version,
+    worker_hash = _content_hash(
+        {
+            "template": (templates / "worker.Dockerfile.j2").read_text(),
+            "data": worker_data,
+            "files": sorted((f.path, f.sha256, f.executable) for f in worker_files),
+            "base": base.image_id,
+            "afenv": __version__,
+        }
+    )
+    worker_labels = _oci_labels(
+        project, experiment, "worker", worker_hash, base.reference
+    ) | afenv_labels(
+        experiment=experiment.name,
+        role="worker",
+        content_hash=worker_hash,
+        lock_digest=_lock_digest(locks.worker),
+        python=facility.python.version,
         suite=facility.debian.suite,
     )
     worker = ImagePlan(
@@ -203,11 +218,17 @@ def make_plan(
         repository=f"afenv/{experiment.name}-worker",
         content_hash=worker_hash,
         parent=base.reference,
-        dockerfile=render(templates, "worker.Dockerfile.j2",
-                          worker_data | {"labels": sorted(worker_labels.items())}),
+        dockerfile=render(
+            templates,
+            "worker.Dockerfile.j2",
+            worker_data | {"labels": sorted(worker_labels.items())},
+        ),
         files=tuple(worker_files),
         layers=(
-            Layer(name="base-os", packages=tuple(f"{n}={v}" for n, v in sorted(locks.debian_base.items()))),
+            Layer(
+                name="base-os",
+                packages=tuple(f"{n}={v}" for n, v in sorted(locks.debian_base.items())),
+            ),
             Layer(name="core", packages=_pins_list(locks.core.pins)),
             Layer(name="experiment", packages=_pins_list(experiment_pins)),
             Layer(name="worker", packages=()),
@@ -228,18 +249,24 @@ def make_plan(
         "afenv_version": __version__,
         "worker_image": staging_reference(worker),
     }
-    singleuser_hash = _content_hash({
-        "template": (templates / "singleuser.Dockerfile.j2").read_text(),
-        "data": singleuser_data,
-        "files": sorted((f.path, f.sha256, f.executable) for f in singleuser_files),
-        "worker": worker_hash,
-    })
+    singleuser_hash = _content_hash(
+        {
+            "template": (templates / "singleuser.Dockerfile.j2").read_text(),
+            "data": singleuser_data,
+            "files": sorted((f.path, f.sha256, f.executable) for f in singleuser_files),
+            "worker": worker_hash,
+        }
+    )
     singleuser_labels = _oci_labels(
         project, experiment, "singleuser", singleuser_hash, worker.reference
     ) | afenv_labels(
-        experiment=experiment.name, role="singleuser", content_hash=singleuser_hash,
-        lock_digest=_lock_digest(locks.singleuser), python=facility.python.version,
-        suite=facility.debian.suite, worker_hash=worker_hash,
+        experiment=experiment.name,
+        role="singleuser",
+        content_hash=singleuser_hash,
+        lock_digest=_lock_digest(locks.singleuser),
+        python=facility.python.version,
+        suite=facility.debian.suite,
+        worker_hash=worker_hash,
     )
     singleuser = ImagePlan(
         experiment=experiment.name,
@@ -247,8 +274,11 @@ def make_plan(
         repository=f"afenv/{experiment.name}-singleuser",
         content_hash=singleuser_hash,
         parent=staging_reference(worker),
-        dockerfile=render(templates, "singleuser.Dockerfile.j2",
-                          singleuser_data | {"labels": sorted(singleuser_labels.items())}),
+        dockerfile=render(
+            templates,
+            "singleuser.Dockerfile.j2",
+            singleuser_data | {"labels": sorted(singleuser_labels.items())},
+        ),
         files=tuple(singleuser_files),
         layers=(*worker.layers, Layer(name="notebook", packages=_pins_list(notebook_pins))),
         labels=singleuser_labels,

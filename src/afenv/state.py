@@ -7,7 +7,6 @@ promotion) lives here, in ``<project>/.afenv/state.json``, written atomically.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,12 @@ class State:
 
     def save(self, data: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the with below)
             "w", dir=self.directory, prefix=".state-", suffix=".json", delete=False
         )
         with handle:
             json.dump(data, handle, indent=2, sort_keys=True)
-        os.replace(handle.name, self.path)  # readers see the old or the new state, never half
+        Path(handle.name).replace(self.path)  # readers see the old or the new state, never half
 
     def record_image(self, reference: str, **fields: Any) -> None:
         data = self.load()

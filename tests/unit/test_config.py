@@ -40,24 +40,60 @@ def _edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize(
     ("file", "old", "new", "message"),
     [
-        ("images/cms/experiment.toml", "[packages]", "[packages]\npipp = []",
-         r"experiment\.toml: packages\.pipp: unknown key; allowed here: pip, apt"),
-        ("images/cms/experiment.toml", '"coffea",', '"coffea>>1",',
-         r"packages\.pip: 'coffea>>1' is not a valid requirement"),
-        ("images/cms/experiment.toml", '"coffea",', '"coffea", "Coffea",',
-         r"packages\.pip: 'Coffea' repeats 'coffea'"),
-        ("images/cms/experiment.toml", 'name = "cms"', 'name = "cmss"',
-         r"experiment\.name: is 'cmss' but the folder is 'cms'"),
-        ("images/cms/experiment.toml", '"coffea",', '"coffea", "numpy",',
-         r"'numpy' is already in facility\.toml; remove it here"),
-        ("images/cms/experiment.toml", "apt = []", 'apt = ["g++=14"]',
-         r"packages\.apt: 'g\+\+=14' is not a Debian package name"),
-        ("images/cms/experiment.toml", "events = 200000", "events = -3",
-         r"benchmark\.events: must be an integer >= 1000"),
-        ("envs/facility.toml", 'version = "3.13"', 'version = "3.10"',
-         r"python\.version: Debian trixie ships python3 3\.13, not 3\.10"),
-        ("envs/facility.toml", 'suite = "trixie"', 'suite = "woody"',
-         r"debian\.suite: 'woody' is not supported"),
+        (
+            "images/cms/experiment.toml",
+            "[packages]",
+            "[packages]\npipp = []",
+            r"experiment\.toml: packages\.pipp: unknown key; allowed here: pip, apt",
+        ),
+        (
+            "images/cms/experiment.toml",
+            '"coffea",',
+            '"coffea>>1",',
+            r"packages\.pip: 'coffea>>1' is not a valid requirement",
+        ),
+        (
+            "images/cms/experiment.toml",
+            '"coffea",',
+            '"coffea", "Coffea",',
+            r"packages\.pip: 'Coffea' repeats 'coffea'",
+        ),
+        (
+            "images/cms/experiment.toml",
+            'name = "cms"',
+            'name = "cmss"',
+            r"experiment\.name: is 'cmss' but the folder is 'cms'",
+        ),
+        (
+            "images/cms/experiment.toml",
+            '"coffea",',
+            '"coffea", "numpy",',
+            r"'numpy' is already in facility\.toml; remove it here",
+        ),
+        (
+            "images/cms/experiment.toml",
+            "apt = []",
+            'apt = ["g++=14"]',
+            r"packages\.apt: 'g\+\+=14' is not a Debian package name",
+        ),
+        (
+            "images/cms/experiment.toml",
+            "events = 200000",
+            "events = -3",
+            r"benchmark\.events: must be an integer >= 1000",
+        ),
+        (
+            "envs/facility.toml",
+            'version = "3.13"',
+            'version = "3.10"',
+            r"python\.version: Debian trixie ships python3 3\.13, not 3\.10",
+        ),
+        (
+            "envs/facility.toml",
+            'suite = "trixie"',
+            'suite = "woody"',
+            r"debian\.suite: 'woody' is not supported",
+        ),
         ("envs/facility.toml", "[core]", "[core\n", r"facility\.toml: not valid TOML"),
     ],
 )
@@ -81,6 +117,8 @@ def test_cli_reports_bad_spec_in_one_line_with_exit_2(
     assert lines[0].startswith("afenv: error: ") and "packages.pipp" in lines[0]
 
 
-def test_cli_missing_project_says_where_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_project_says_where_to_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--project", str(tmp_path), "list"], env={}) == 2
     assert "envs/facility.toml: file not found" in capsys.readouterr().err

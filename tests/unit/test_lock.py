@@ -78,21 +78,33 @@ def test_requirements_render_and_parse_round_trip() -> None:
 @pytest.mark.parametrize(
     ("file", "old", "new", "named"),
     [
-        ("images/cms/experiment.toml", '"coffea",', '"coffea", "pyhf",',
-         "images/cms/experiment.toml [packages] pip: changed"),
-        ("envs/facility.toml", '"jupyterlab",', '"jupyterlab", "nbgitpuller",',
-         "envs/facility.toml [roles.singleuser] packages: changed"),
+        (
+            "images/cms/experiment.toml",
+            '"coffea",',
+            '"coffea", "pyhf",',
+            "images/cms/experiment.toml [packages] pip: changed",
+        ),
+        (
+            "envs/facility.toml",
+            '"jupyterlab",',
+            '"jupyterlab", "nbgitpuller",',
+            "envs/facility.toml [roles.singleuser] packages: changed",
+        ),
         ("envs/facility.toml", '"procps",', "", "envs/facility.toml [debian]: changed"),
     ],
 )
-def test_check_names_the_input_that_drifted(project_copy: Path, file: str, old: str, new: str, named: str) -> None:
+def test_check_names_the_input_that_drifted(
+    project_copy: Path, file: str, old: str, new: str, named: str
+) -> None:
     path = project_copy / file
     path.write_text(path.read_text().replace(old, new, 1))
     problems = lock.check(load_project(project_copy))
     assert any(named in p for p in problems), problems
 
 
-def test_check_catches_hand_edited_lock(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_catches_hand_edited_lock(
+    project_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = project_copy / "images/cms/lock/worker.txt"
     path.write_text(path.read_text().replace("numpy==", "numpy==1", 1))
     assert main(["--project", str(project_copy), "lock", "--check"], env={}) == LockError.exit_code
@@ -113,7 +125,10 @@ def test_host_mirror_from_deb822_and_list_sources(tmp_path: Path) -> None:
 
 
 def test_packages_index_and_pins() -> None:
-    index = "Package: tini\nVersion: 0.19.0-3\n\nPackage: g++\nArchitecture: amd64\nVersion: 4:14.2.0-1\n"
+    index = (
+        "Package: tini\nVersion: 0.19.0-3\n\n"
+        "Package: g++\nArchitecture: amd64\nVersion: 4:14.2.0-1\n"
+    )
     versions = debian.parse_packages_index(index)
     assert versions == {"tini": "0.19.0-3", "g++": "4:14.2.0-1"}
     assert debian.pin(["tini"], versions, where="x", suite="trixie") == {"tini": "0.19.0-3"}

@@ -16,7 +16,9 @@ from afenv.context import file_entry, inline_entry, write_tar
 from afenv.lock import LockedWheel
 from afenv.plan import BuildPlan, make_plan, staging_reference
 
-BASE = BaseImage(reference="afenv/debian:trixie-20261124", image_id="sha256:" + "1" * 64, origin="bootstrapped")
+BASE = BaseImage(
+    reference="afenv/debian:trixie-20261124", image_id="sha256:" + "1" * 64, origin="bootstrapped"
+)
 
 
 def _wheel_path(wheel: LockedWheel) -> Path:
@@ -38,7 +40,11 @@ def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
     assert singleuser.dockerfile.count(f"FROM {staging_reference(worker)} AS worker") == 1
     assert [layer.name for layer in worker.layers] == ["base-os", "core", "experiment", "worker"]
     assert [layer.name for layer in singleuser.layers] == [
-        "base-os", "core", "experiment", "worker", "notebook"
+        "base-os",
+        "core",
+        "experiment",
+        "worker",
+        "notebook",
     ]
     assert worker.repository == "afenv/cms-worker"
     assert worker.reference == f"afenv/cms-worker:{worker.content_hash}"
@@ -115,7 +121,8 @@ def test_core_layer_inputs_are_identical_across_experiments(project_copy: Path) 
         worker = _plan(project_copy, experiment).images[0]
         head = worker.dockerfile.split("FROM base-os AS core-build", 1)[1].split("\nFROM ", 1)[0]
         files = sorted(
-            (f.path, f.sha256) for f in worker.files
+            (f.path, f.sha256)
+            for f in worker.files
             if f.path.startswith("wheels/core/") or f.path == "lock/core.txt"
         )
         return head, files
@@ -144,5 +151,6 @@ def test_context_tar_is_deterministic(tmp_path: Path) -> None:
 def test_every_experiment_plans(project_copy: Path, experiment: str) -> None:
     plan = _plan(project_copy, experiment)
     assert {i.repository for i in plan.images} == {
-        f"afenv/{experiment}-worker", f"afenv/{experiment}-singleuser"
+        f"afenv/{experiment}-worker",
+        f"afenv/{experiment}-singleuser",
     }

@@ -1,0 +1,91 @@
+"""Image tests: the real engine, real images, real containers.
+
+The cms pair is built once per session through the real CLI (a no-op when the content-hash tags
+exist already). Every container a test starts is labelled, wrapped in `timeout`, and removed even
+when the test fails; the session ends by checking that nothing afenv-labelled is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = {"io.afenv.managed": "true", "io.afenv.purpose": "test"}
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def afenv(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env(timeout=600)
+    yield client
+    leaked = client.containers.list(all=True, filters={"label": "io.afenv.managed=true"})
+    networks = client.networks.list(filters={"label": "io.afenv.managed=true"})
+    client.close()
+    assert not leaked, f"afenv containers left behind: {[c.name for c in leaked]}"
+    assert not networks, f"afenv networks left behind: {[n.name for n in networks]}"
+
+
+@pytest.fixture(scope="session")
+def cms_images(client: docker.DockerClient) -> dict[str, dict[str, object]]:
+    """role -> build result of `afenv build cms` (built for real on the first run)."""
+    result = afenv("build", "cms", "--no-validate", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {image["role"]: image for image in json.loads(result.stdout)["images"]}
+
+
+def run(
+    client: docker.DockerClient,
+    image: str,
+    command: list[str],
+    *,
+    timeout: int = 300,
+    user: str | None = None,
+) -> Result:
+    """Run ``command`` in a fresh container of ``image``; the container never outlives this."""
+    container = client.containers.run(
+        image,
+        ["timeout", str(timeout), *command],
+        detach=True,
+        labels=LABELS,
+        user=user or "",
+    )
+    try:
+        status = container.wait(timeout=timeout + 30)
+        stdout = container.logs(stdout=True, stderr=False).decode()
+        stderr = container.logs(stdout=False, stderr=True).decode()
+    finally:
+        container.remove(force=True)
+    return Result(status["StatusCode"], stdout, stderr)
+
+
+def cling_errors(stderr: str) -> list[str]:
+    """Lines in which ROOT (cling) reports an error: such a run failed, whatever it returned."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if "error" in line.lower() and "alpha stage" not in line
+    ]
