@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import configparser
 import hashlib
-import os
 import ssl
 import tempfile
 import urllib.error
