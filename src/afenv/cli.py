@@ -59,7 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--refresh-base", action="store_true", help="bootstrap the base anew")
     build.add_argument("--no-validate", action="store_true", help="build only, skip validation")
 
+    build.add_argument("--workers", type=int, default=2, help="Dask workers for validation")
+
+    validate = commands.add_parser(
+        "validate", parents=[output], help="prove an image pair in a cluster of containers"
+    )
+    validate.add_argument("experiment", nargs="?", help="validate this experiment's built pair")
+    validate.add_argument("--worker-image", help="any worker image (with --singleuser-image)")
+    validate.add_argument("--singleuser-image", help="any notebook image (with --worker-image)")
+    validate.add_argument("--workers", type=int, default=2, help="Dask workers (default 2)")
+
     commands.add_parser("list", parents=[output], help="show the images afenv built")
+    commands.add_parser(
+        "clean", parents=[output], help="remove afenv containers, networks and volumes"
+    )
     return parser
 
 
@@ -83,8 +96,12 @@ def _run(args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
         return _lock(project, args, env, ui)
     if args.command == "build":
         return _build(project, args, env, ui)
+    if args.command == "validate":
+        return _validate(project, args, env, ui)
     if args.command == "list":
         return _list(project, args)
+    if args.command == "clean":
+        return _clean(args)
     raise AssertionError(args.command)
 
 
@@ -126,7 +143,76 @@ def _build(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
         f"{'built' if r.built else 'up to date'} in {r.seconds:.1f}s"
         for r in results
     ]
-    _print_result(args, {"images": [r.as_dict() for r in results]}, "\n".join(lines))
+    if args.no_validate:
+        _print_result(args, {"images": [r.as_dict() for r in results]}, "\n".join(lines))
+        return 0
+    if args.mode != "json":
+        print("\n".join(lines), file=sys.stderr)
+    references = {r.role: r.reference for r in results}
+    return _validate_pair(project, args, client, ui, references, experiment.name)
+
+
+def _validate(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
+    from afenv.build import docker_client, load_locks
+    from afenv.errors import ConfigError
+    from afenv.validate import pair_from_images
+
+    if args.workers < 1:
+        raise ConfigError("--workers: at least 1 worker is needed")
+    client = docker_client()
+    if args.worker_image or args.singleuser_image:
+        if not (args.worker_image and args.singleuser_image) or args.experiment:
+            raise ConfigError(
+                "give either an experiment or both --worker-image and --singleuser-image"
+            )
+        pair = pair_from_images(client, args.worker_image, args.singleuser_image)
+        return _run_validation(project, args, client, ui, pair)
+    if not args.experiment:
+        raise ConfigError("name an experiment (e.g. `afenv validate cms`) or an image pair")
+    from afenv.build import prepare_plan
+
+    experiment = project.experiment(args.experiment)
+    load_locks(project, experiment)
+    plan = prepare_plan(project, experiment, client=client, env=env, ui=ui, cache=_cache_dir(env))
+    references = {image.role: image.reference for image in plan.images}
+    return _validate_pair(project, args, client, ui, references, experiment.name)
+
+
+def _validate_pair(project, args, client, ui, references, experiment) -> int:  # type: ignore[no-untyped-def]
+    from afenv.validate import pair_for_experiment
+
+    for role, reference in references.items():
+        try:
+            client.images.get(reference)
+        except Exception:
+            from afenv.errors import ConfigError
+
+            raise ConfigError(
+                f"{role} image {reference} is not built; run `afenv build {experiment}`"
+            ) from None
+    pair = pair_for_experiment(project, experiment, references)
+    return _run_validation(project, args, client, ui, pair)
+
+
+def _run_validation(project, args, client, ui, pair) -> int:  # type: ignore[no-untyped-def]
+    from afenv.validate import promote, summary_text, validate
+
+    result = validate(project.root, pair, client=client, ui=ui, workers=args.workers)
+    promoted = promote(project.root, result, client)
+    result.summary["promoted"] = promoted
+    if args.mode == "json":
+        print(json.dumps(result.summary, indent=2, sort_keys=True))
+    else:
+        print(summary_text(result, promoted, project.root))
+    return 0 if result.passed else 7
+
+
+def _clean(args) -> int:  # type: ignore[no-untyped-def]
+    from afenv.build import docker_client
+    from afenv.inventory import clean
+
+    removed = clean(docker_client())
+    _print_result(args, removed, f"removed {sum(len(v) for v in removed.values())} objects")
     return 0
 
 

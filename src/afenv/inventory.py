@@ -48,3 +48,19 @@ def list_images(client: docker.DockerClient, project: Project) -> list[dict[str,
             )
     rows.sort(key=lambda r: (r["experiment"], r["role"], r["created"]), reverse=False)
     return rows
+
+
+def clean(client: docker.DockerClient) -> dict[str, list[str]]:
+    """Remove every afenv-labelled container, network and volume (never images)."""
+    selector = {"label": f"{MANAGED}=true"}
+    removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
+    for container in client.containers.list(all=True, filters=selector):
+        container.remove(force=True)
+        removed["containers"].append(container.name)
+    for network in client.networks.list(filters=selector):
+        network.remove()
+        removed["networks"].append(network.name)
+    for volume in client.volumes.list(filters=selector):
+        volume.remove(force=True)
+        removed["volumes"].append(volume.name)
+    return removed
