@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     env = dict(os.environ if env is None else env)
+    # `kill` and CI timeouts send SIGTERM: clean up exactly as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     ui = UI(mode=args.mode)
     try:
         return _run(args, env, ui)
@@ -88,6 +91,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         error = exc
     print(f"afenv: error: {error.message}", file=sys.stderr)
     return error.exit_code
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:

@@ -1,0 +1,177 @@
+"""`afenv validate` for real: a passing pair, a mismatched pair, and an interrupted run."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import docker
+import pytest
+
+from afenv.hostnet import download
+
+from .conftest import LABELS, ROOT, afenv
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def cms_validated(cms_images) -> dict:  # type: ignore[no-untyped-def]
+    result = afenv("validate", "cms", "--json")
+    summary = json.loads(result.stdout)
+    assert result.returncode == 0, json.dumps(
+        {n: c for n, c in summary["checks"].items() if c["status"] == "failed"}, indent=1
+    )
+    return summary
+
+
+def test_cms_pair_passes_and_is_promoted(
+    client: docker.DockerClient, cms_images, cms_validated
+) -> None:
+    summary = cms_validated
+    assert summary["passed"] is True
+    checks = summary["checks"]
+    for name in (
+        "versions.no_mismatch_warning",
+        "versions.get_versions_check",
+        "versions.every_shared_package",
+        "image.test_root_jit_define[worker]",
+        "image.test_manifest_equals_lock[singleuser]",
+        "benchmark.local_equals_distributed",
+        "benchmark.fit_recovers_truth",
+    ):
+        assert checks[name]["status"] == "passed", name
+    dask_row = summary["versions"]["dask"]
+    assert dask_row["client"] == dask_row["scheduler"] == dask_row["workers"]["worker-1"]
+    python_row = summary["versions"]["python"]
+    assert python_row["client"] == python_row["workers"]["worker-2"]
+    assert python_row["client"].startswith("3.13.")
+    local, distributed = summary["benchmark"]["local"], summary["benchmark"]["distributed"]
+    assert local["cutflow"] == distributed["cutflow"] and local["cutflow"][0] == 200_000
+    assert local["histogram"]["counts"] == distributed["histogram"]["counts"]
+
+    report = ROOT / "reports" / "cms" / cms_images["singleuser"]["reference"].rsplit(":", 1)[1]
+    assert json.loads((report / "summary.json").read_text())["passed"] is True
+    logs = {p.name.rsplit("-", 1)[-1] for p in (report / "logs").glob("*.log")}
+    assert {"scheduler.log", "1.log", "2.log", "client.log"} <= logs
+    assert list((report / "benchmark").rglob("*.png"))
+
+    for role in ("worker", "singleuser"):
+        promoted = client.images.get(f"afenv/cms-{role}:latest")
+        assert promoted.id == cms_images[role]["id"]
+    listing = json.loads(afenv("list", "--json").stdout)
+    states = {row["reference"]: row["state"] for row in listing}
+    assert states[cms_images["worker"]["reference"]] == "promoted"
+
+
+def _older_toolz_wheel(target: Path) -> Path:
+    """A real, different toolz release, fetched on the host like every afenv download."""
+    import os
+
+    with urllib.request.urlopen("https://pypi.org/pypi/toolz/0.12.1/json", timeout=60) as response:
+        release = json.load(response)
+    wheel = next(f for f in release["urls"] if f["filename"].endswith("py3-none-any.whl"))
+    path = target / wheel["filename"]
+    download(wheel["url"], path, wheel["digests"]["sha256"], os.environ)
+    return path
+
+
+@pytest.fixture
+def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: ignore[no-untyped-def]
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _older_toolz_wheel(Path(tmp))
+        dockerfile = (
+            f"FROM {cms_images['worker']['reference']}\nUSER root\nCOPY {wheel.name} /tmp/\n"
+            f"RUN /opt/afenv/venv/bin/pip install --quiet --no-index --no-deps /tmp/{wheel.name} "
+            f"&& rm /tmp/{wheel.name}\nUSER 1000:100\n"
+        )
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            for name, data in (
+                ("Dockerfile", dockerfile.encode()),
+                (wheel.name, wheel.read_bytes()),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        context.seek(0)
+        image, _ = client.images.build(
+            fileobj=context,
+            custom_context=True,
+            tag="afenv-test/cms-worker-old-toolz:test",
+            labels=LABELS,
+            rm=True,
+            forcerm=True,
+        )
+    yield "afenv-test/cms-worker-old-toolz:test"
+    client.images.remove(image.id, force=True)
+
+
+def test_mismatched_pair_fails_and_promoted_tags_stay(
+    client: docker.DockerClient, cms_images, cms_validated, mismatched_worker: str
+) -> None:
+    before = {
+        role: client.images.get(f"afenv/cms-{role}:latest").id for role in ("worker", "singleuser")
+    }
+    result = afenv(
+        "validate",
+        "--worker-image",
+        mismatched_worker,
+        "--singleuser-image",
+        cms_images["singleuser"]["reference"],
+    )
+    assert result.returncode == 7, result.stdout + result.stderr
+    assert "FAILED" in result.stdout
+    table_rows = [line for line in result.stdout.splitlines() if line.startswith("| toolz")]
+    assert table_rows and "0.12.1" in table_rows[0]
+    assert "versions.get_versions_check" in result.stdout
+    after = {
+        role: client.images.get(f"afenv/cms-{role}:latest").id for role in ("worker", "singleuser")
+    }
+    assert after == before
+    assert not client.images.list(name=f"{mismatched_worker.split(':')[0]}:latest")
+
+
+def _afenv_objects(client: docker.DockerClient) -> list[str]:
+    selector = {"label": "io.afenv.managed=true"}
+    return (
+        [c.name for c in client.containers.list(all=True, filters=selector)]
+        + [n.name for n in client.networks.list(filters=selector)]
+        + [v.name for v in client.volumes.list(filters=selector)]
+    )
+
+
+def test_interrupted_validation_leaves_nothing_behind(
+    client: docker.DockerClient, cms_images
+) -> None:
+    assert _afenv_objects(client) == []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), "validate", "cms"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Wait for the condition "the cluster is up", polling; give up after two minutes.
+        deadline = time.monotonic() + 120
+        running: list = []
+        while time.monotonic() < deadline and len(running) < 4 and process.poll() is None:
+            running = client.containers.list(filters={"label": "io.afenv.purpose=validate"})
+            time.sleep(0.2)
+        assert len(running) >= 4, "the validation cluster never came up"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("afenv: error: interrupted")
+    assert _afenv_objects(client) == []
