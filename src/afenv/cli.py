@@ -70,6 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--singleuser-image", help="any notebook image (with --worker-image)")
     validate.add_argument("--workers", type=int, default=2, help="Dask workers (default 2)")
 
+    bench = commands.add_parser(
+        "bench", parents=[output], help="run a benchmark inside an experiment's built images"
+    )
+    bench.add_argument("benchmark", choices=["ds"], help="ds: the Ds -> phi(mumu) pi benchmark")
+    bench.add_argument("experiment")
+    bench.add_argument("--events", type=int, help="events (default: the experiment's setting)")
+    bench.add_argument("--files", type=int, help="files (default: the experiment's setting)")
+    bench.add_argument("--seed", type=int, help="seed (default: the experiment's setting)")
+    bench.add_argument(
+        "--modes", default="local,dask,legacy", help="comma-separated: local, dask, legacy"
+    )
+    bench.add_argument("--workers", type=int, default=2, help="Dask workers (default 2)")
+    bench.add_argument("--report", type=Path, help="report folder (default: reports/<exp>/bench-…)")
+
     commands.add_parser("list", parents=[output], help="show the images afenv built")
     commands.add_parser(
         "clean", parents=[output], help="remove afenv containers, networks and volumes"
@@ -105,6 +119,8 @@ def _run(args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
         return _build(project, args, env, ui)
     if args.command == "validate":
         return _validate(project, args, env, ui)
+    if args.command == "bench":
+        return _bench(project, args, env, ui)
     if args.command == "list":
         return _list(project, args)
     if args.command == "clean":
@@ -188,17 +204,19 @@ def _validate(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
 def _validate_pair(project, args, client, ui, references, experiment) -> int:  # type: ignore[no-untyped-def]
     from afenv.validate import pair_for_experiment
 
-    for role, reference in references.items():
-        try:
-            client.images.get(reference)
-        except Exception:
-            from afenv.errors import ConfigError
-
-            raise ConfigError(
-                f"{role} image {reference} is not built; run `afenv build {experiment}`"
-            ) from None
+    _require_images(client, references, experiment)
     pair = pair_for_experiment(project, experiment, references)
     return _run_validation(project, args, client, ui, pair)
+
+
+def _require_images(client, references, experiment) -> None:  # type: ignore[no-untyped-def]
+    from afenv.errors import ConfigError
+
+    for role, reference in references.items():
+        if not client.images.list(name=reference):
+            raise ConfigError(
+                f"{role} image {reference} is not built; run `afenv build {experiment}`"
+            )
 
 
 def _run_validation(project, args, client, ui, pair) -> int:  # type: ignore[no-untyped-def]
@@ -212,6 +230,44 @@ def _run_validation(project, args, client, ui, pair) -> int:  # type: ignore[no-
     else:
         print(summary_text(result, promoted, project.root))
     return 0 if result.passed else 7
+
+
+def _bench(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from afenv.bench import default_report_dir, run_benchmark, table
+    from afenv.build import docker_client, prepare_plan
+    from afenv.errors import ConfigError
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = sorted(set(modes) - {"local", "dask", "legacy"})
+    if unknown or not modes:
+        raise ConfigError(f"--modes: unknown mode(s) {unknown}; use local, dask, legacy")
+    experiment = project.experiment(args.experiment)
+    spec = experiment.benchmark
+    overrides = {k: getattr(args, k) for k in ("events", "files", "seed") if getattr(args, k)}
+    spec = dataclasses.replace(spec, **overrides)
+    client = docker_client()
+    plan = prepare_plan(project, experiment, client=client, env=env, ui=ui, cache=_cache_dir(env))
+    references = {image.role: image.reference for image in plan.images}
+    for role, reference in references.items():
+        if not client.images.list(name=reference):
+            raise ConfigError(
+                f"{role} image {reference} is not built; run `afenv build {experiment.name}`"
+            )
+    report_dir = args.report or default_report_dir(project.root, experiment.name)
+    results = run_benchmark(
+        client,
+        worker_image=references["worker"],
+        singleuser_image=references["singleuser"],
+        spec=spec,
+        modes=modes,
+        workers=args.workers,
+        report_dir=report_dir,
+        ui=ui,
+    )
+    _print_result(args, results, table(results))
+    return 0
 
 
 def _clean(args) -> int:  # type: ignore[no-untyped-def]

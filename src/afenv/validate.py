@@ -26,7 +26,8 @@ from typing import Any
 import docker
 import docker.errors
 
-from afenv import versions
+from afenv import benchrun, versions
+from afenv.benchrun import ModeOutcome
 from afenv.cluster import SCHEDULER_ADDRESS, Cluster, cluster
 from afenv.config import BenchmarkSpec, Project
 from afenv.errors import ConfigError
@@ -46,7 +47,6 @@ __all__ = [
 _PROBES = Path(__file__).parent / "probes"
 _CHECKS = Path(__file__).parent / "checks"
 _REGISTRATION_TIMEOUT = 180
-_BENCH_TIMEOUT = 1800
 DEFAULT_BENCHMARK = BenchmarkSpec(events=200_000, files=4, seed=1)
 
 
@@ -355,55 +355,13 @@ def _image_checks(
             _check(checks, name, True)
 
 
-def _bench(
-    state: Cluster,
-    container: Any,
-    mode: str,
-    extra: list[str],
-    report_dir: Path,
-    checks: dict[str, Any],
-) -> dict[str, Any] | None:
-    inside = f"/tmp/afenv-report/{mode}"
-    result = state.exec(
-        container,
-        [
-            "afenv-bench",
-            "ds",
-            "run",
-            "--input",
-            "/data/ds/*.root",
-            "--mode",
-            mode,
-            *extra,
-            "--report",
-            inside,
-        ],
-        timeout=_BENCH_TIMEOUT,
-    )
-    label = {"local": "local", "dask": "distributed"}[mode]
-    logs = report_dir / "benchmark"
-    logs.mkdir(parents=True, exist_ok=True)
-    (logs / f"{label}.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
-    errors = [
-        line
-        for line in result.stderr.splitlines()
-        if "error" in line.lower() and "alpha stage" not in line
-    ]
-    if result.exit_code != 0 or errors:
-        reason = (errors or result.stderr.strip().splitlines() or [f"exit {result.exit_code}"])[-1]
-        _check(checks, f"benchmark.{label}", False, reason[:1000])
+def _outcome_check(checks: dict[str, Any], outcome: ModeOutcome) -> dict[str, Any] | None:
+    report = outcome.report
+    if report is None:
+        _check(checks, f"benchmark.{outcome.label}", False, outcome.problem)
         return None
-    target = report_dir / "benchmark" / label
-    state.copy_out(container, inside, target)
-    report = json.loads((target / "report.json").read_text())
-    _check(
-        checks,
-        f"benchmark.{label}",
-        True,
-        f"{report['events']} events in {report['timing']['wall_s']:.1f}s"
-        if "wall_s" in report.get("timing", {})
-        else f"{report['events']} events",
-    )
+    wall = report.get("timing", {}).get("wall_s", 0.0)
+    _check(checks, f"benchmark.{outcome.label}", True, f"{report['events']} events in {wall:.1f}s")
     return report
 
 
@@ -419,39 +377,22 @@ def _benchmark_phase(
     with phases.run(
         "benchmark_generate", f"generating {spec.events} Ds events in {spec.files} files"
     ):
-        generated = state.run_once(
-            pair.worker,
-            "generate",
-            [
-                "sh",
-                "-c",
-                f"afenv-bench ds generate --out /data/ds --events {spec.events} "
-                f"--files {spec.files} --seed {spec.seed} && chmod -R a+rX /data/ds",
-            ],
-            timeout=_BENCH_TIMEOUT,
-            user="0",
-        )
+        generated = benchrun.generate(state, pair.worker, spec)
     if generated.exit_code != 0:
-        _check(
-            checks,
-            "benchmark.generate",
-            False,
-            (generated.stderr.strip().splitlines() or ["?"])[-1],
-        )
+        reason = (generated.stderr.strip().splitlines() or ["?"])[-1]
+        _check(checks, "benchmark.generate", False, reason)
         return
     _check(checks, "benchmark.generate", True)
+    bench_dir = report_dir / "benchmark"
     with phases.run("benchmark_local", "benchmark: local mode in a worker container"):
-        local = _bench(state, state.workers[0], "local", ["--threads", "0"], report_dir, checks)
+        local = _outcome_check(
+            checks, benchrun.run_mode(state, state.workers[0], "local", bench_dir)
+        )
     with phases.run(
         "benchmark_distributed", "benchmark: distributed from the client over the workers"
     ):
-        distributed = _bench(
-            state,
-            state.notebook,
-            "dask",
-            ["--scheduler", SCHEDULER_ADDRESS, "--harvest", "/tmp/afenv-report/dask/selected.root"],
-            report_dir,
-            checks,
+        distributed = _outcome_check(
+            checks, benchrun.run_mode(state, state.notebook, "dask", bench_dir)
         )
     summary["benchmark"] = {"local": local, "distributed": distributed}
     if local is None or distributed is None:

@@ -80,12 +80,3 @@ def run(
     finally:
         container.remove(force=True)
     return Result(status["StatusCode"], stdout, stderr)
-
-
-def cling_errors(stderr: str) -> list[str]:
-    """Lines in which ROOT (cling) reports an error: such a run failed, whatever it returned."""
-    return [
-        line
-        for line in stderr.splitlines()
-        if "error" in line.lower() and "alpha stage" not in line
-    ]

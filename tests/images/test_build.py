@@ -9,7 +9,9 @@ import docker
 import pytest
 import testinfra
 
-from .conftest import LABELS, afenv, cling_errors, run
+from afenv.benchrun import cling_errors
+
+from .conftest import LABELS, afenv, run
 
 pytestmark = pytest.mark.docker
 

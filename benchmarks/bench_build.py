@@ -1,0 +1,141 @@
+"""Measure `afenv build cms`: cold (with and without base bootstrap), no-op rebuild, sizes.
+
+    .venv/bin/python benchmarks/bench_build.py [--noop-runs 5]
+
+AFENV_PROJECT=DIR builds the project in DIR (a frozen copy, so edits made meanwhile do not count).
+
+Destructive for afenv's Docker images (it removes them to build cold) — run it on a machine where
+that is fine. Writes benchmarks/results/build.json and prints a Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+
+ROOT = Path(os.environ.get("AFENV_PROJECT", Path(__file__).resolve().parents[1]))
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build(cache: Path) -> float:
+    env = dict(os.environ, AFENV_CACHE=str(cache))
+    started = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "afenv.cli",
+            "--project",
+            str(ROOT),
+            "build",
+            "cms",
+            "-q",
+            "--no-validate",
+        ],
+        check=True,
+        env=env,
+    )
+    return time.monotonic() - started
+
+
+def remove_images(client: docker.DockerClient, *, base_too: bool) -> None:
+    for image in client.images.list(filters={"label": "io.afenv.managed=true"}):
+        is_base = any(t.startswith("afenv/debian:") for t in image.tags)
+        if is_base and not base_too:
+            continue
+        for tag in image.tags:
+            if not (is_base and not base_too):
+                client.images.remove(tag, force=True)
+    client.images.prune(filters={"dangling": True})
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--noop-runs", type=int, default=5)
+    args = parser.parse_args()
+    client = docker.from_env(timeout=900)
+    results: dict[str, object] = {
+        "machine": f"{os.cpu_count()} cores, {cpu_model()}",
+        "date": dt.date.today().isoformat(),
+    }
+    with tempfile.TemporaryDirectory(prefix="afenv-bench-cache-") as cache_dir:
+        cache = Path(cache_dir)
+        remove_images(client, base_too=True)
+        results["cold_with_bootstrap_and_downloads_s"] = round(build(cache), 1)
+        remove_images(client, base_too=False)
+        results["cold_without_bootstrap_s"] = round(build(cache), 1)
+        noop = [build(cache) for _ in range(args.noop_runs)]
+        results["noop_runs_s"] = [round(t, 2) for t in noop]
+        results["noop_median_s"] = round(statistics.median(noop), 2)
+
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), "list", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    latest = {}
+    for row in rows:
+        if row["experiment"] == "cms":
+            latest[row["role"]] = row  # sorted by creation: the last one is the newest
+    worker = client.images.get(latest["worker"]["reference"])
+    singleuser = client.images.get(latest["singleuser"]["reference"])
+    worker_layers = worker.attrs["RootFS"]["Layers"]
+    shared = singleuser.attrs["RootFS"]["Layers"][: len(worker_layers)] == worker_layers
+    results["worker_size_bytes"] = int(worker.attrs["Size"])
+    results["singleuser_size_bytes"] = int(singleuser.attrs["Size"])
+    # All worker layers are the singleuser's first layers: what it shares is the whole worker.
+    results["shared_bytes"] = int(worker.attrs["Size"]) if shared else 0
+    results["shared_fraction_of_worker"] = 1.0 if shared else 0.0
+    results["singleuser_extra_bytes"] = results["singleuser_size_bytes"] - results["shared_bytes"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "build.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    gb = 1e9
+    table = [
+        (
+            "cold `afenv build cms`, base bootstrap + wheel downloads included",
+            f"{results['cold_with_bootstrap_and_downloads_s']:.0f} s",
+        ),
+        (
+            "cold `afenv build cms`, base image and wheelhouse present",
+            f"{results['cold_without_bootstrap_s']:.0f} s",
+        ),
+        (f"no-op rebuild (median of {args.noop_runs})", f"{results['noop_median_s']:.1f} s"),
+        ("worker image", f"{results['worker_size_bytes'] / gb:.2f} GB"),
+        ("singleuser image", f"{results['singleuser_size_bytes'] / gb:.2f} GB"),
+        (
+            "bytes the singleuser shares with the worker",
+            f"{results['shared_bytes'] / gb:.2f} GB "
+            f"({results['shared_fraction_of_worker']:.0%} of the worker)",
+        ),
+    ]
+    print(f"Measured on {results['machine']}, {results['date']} (`benchmarks/bench_build.py`):\n")
+    print("| measure | value |\n|---|---|")
+    for measure, value in table:
+        print(f"| {measure} | {value} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
