@@ -1,0 +1,338 @@
+"""The Ds⁺→φ(μμ)π⁺ selection run three ways, with identical cutflow and histogram.
+
+* ``local``: RDataFrame with implicit multithreading;
+* ``dask``: distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``), the C++ helper
+  header shipped to the workers with ``ROOT.RDF.Distributed.DistributeHeaders``;
+* ``legacy``: the compiled single-threaded TTreeReader loop of ``cpp/ds_legacy.C``.
+
+All three evaluate ``cpp/ds_selection.h``. The cutflow is read from one per-event number, the
+furthest step any candidate reached, so each mode runs a single event loop.
+
+Harvested output (``harvest``): one ROOT file with tree ``selected`` holding ``run`` (UInt_t),
+``lumi`` (UInt_t), ``evt`` (ULong64_t) and ``BestTriplet_mass`` (double), one entry per selected
+event, whatever the integer types of the input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from afenv_bench import _root
+from afenv_bench.errors import AnalysisError, ClusterError, InputError
+from afenv_bench.inputs import Dataset
+
+__all__ = ["HISTOGRAM", "MODES", "AnalysisResult", "run"]
+
+MODES = ("local", "dask", "legacy")
+HISTOGRAM = {"bins": 62, "low": 1.70, "high": 2.05}
+STEPS = 6
+HARVEST_TREE = "selected"
+HARVEST_COLUMNS = ("run", "lumi", "evt", "BestTriplet_mass")
+
+_TRIGGER = (
+    "afenv_ds::trigger_pass(Trigger_hltname, Trigger_hltdecision,"
+    " Trigger_l1name, Trigger_l1decision)"
+)
+_SELECT = (
+    "afenv_ds::select_event(afenv_trigger, Triplet2_Mass, RefittedPV2_NTracks,"
+    " FlightDistBS_SV_Significance, TripletVtx2_Chi2, Mu01_Pt, Mu01_Eta, Mu01_Phi,"
+    " Mu02_Pt, Mu02_Eta, Mu02_Phi, Tr_Pt, Tr_Eta, Tr_Phi,"
+    " RefTrack1_Pt, RefTrack1_Eta, RefTrack1_Phi, RefTrack2_Pt, RefTrack2_Eta, RefTrack2_Phi,"
+    " MuonPt, Muon_isGlobal, Muon_isPF, TrackPt, Track_dz, Track_dxy)"
+)
+
+
+@dataclass(kw_only=True)
+class AnalysisResult:
+    mode: str
+    events: int
+    cutflow: list[int]
+    counts: list[int]
+    wall_s: float
+    cores: int
+    truth: dict[str, list[int]] | None = None  # per-bin counts of true Ds+/D+ best candidates
+    harvest: Path | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def run(
+    dataset: Dataset,
+    mode: str,
+    *,
+    threads: int = 0,
+    scheduler: str | None = None,
+    harvest: Path | None = None,
+    dask_report: Path | None = None,
+    npartitions: int | None = None,
+    timeout: float = 10.0,
+) -> AnalysisResult:
+    if mode == "local":
+        return _run_local(dataset, threads=threads, harvest=harvest)
+    if mode == "dask":
+        return _run_dask(
+            dataset,
+            scheduler=scheduler,
+            workers=threads,
+            harvest=harvest,
+            dask_report=dask_report,
+            npartitions=npartitions,
+            timeout=timeout,
+        )
+    if mode == "legacy":
+        return _run_legacy(dataset, harvest=harvest)
+    raise InputError(f"unknown mode {mode!r} — use one of {', '.join(MODES)}")
+
+
+def _book(df, *, with_truth: bool, snapshot: str | None):
+    """Book every result on one RDataFrame graph (local or distributed); returns the handles."""
+    ROOT = _root.root()
+    model = ("afenv_mass", "", HISTOGRAM["bins"], HISTOGRAM["low"], HISTOGRAM["high"])
+    events = (
+        df.Define("afenv_trigger", _TRIGGER)
+        .Define("afenv_selection", _SELECT)
+        .Define("afenv_max_step", "afenv_selection.max_step")
+    )
+    selected = events.Filter("afenv_selection.best >= 0", "all steps").Define(
+        "BestTriplet_mass", "Triplet2_Mass[afenv_selection.best]"
+    )
+    handles = {
+        "events": events.Count(),
+        "steps": events.Histo1D(
+            ("afenv_steps", "", STEPS + 1, -0.5, STEPS + 0.5), "afenv_max_step"
+        ),
+        "mass": selected.Histo1D(model, "BestTriplet_mass"),
+    }
+    if with_truth:
+        kind = selected.Define("afenv_best_kind", "gen_kind[afenv_selection.best]")
+        handles["truth_ds"] = kind.Filter("afenv_best_kind == 2").Histo1D(
+            ("afenv_ds", *model[1:]), "BestTriplet_mass"
+        )
+        handles["truth_dplus"] = kind.Filter("afenv_best_kind == 1").Histo1D(
+            ("afenv_dplus", *model[1:]), "BestTriplet_mass"
+        )
+    if snapshot is not None:
+        ids = (
+            selected.Redefine("run", "static_cast<UInt_t>(run)")
+            .Redefine("lumi", "static_cast<UInt_t>(lumi)")
+            .Redefine("evt", "static_cast<ULong64_t>(evt)")
+        )
+        options = ROOT.RDF.RSnapshotOptions()
+        options.fLazy = True
+        options.fMode = "RECREATE"
+        handles["snapshot"] = ids.Snapshot(HARVEST_TREE, snapshot, list(HARVEST_COLUMNS), options)
+    return handles
+
+
+def _collect(handles, *, mode: str, wall_s: float, cores: int) -> AnalysisResult:
+    steps = handles["steps"].GetValue()
+    reached = [round(steps.GetBinContent(k + 1)) for k in range(STEPS + 1)]
+    events = int(handles["events"].GetValue())
+    cutflow = [events] + [sum(reached[k:]) for k in range(1, STEPS + 1)]
+    truth = None
+    if "truth_ds" in handles:
+        truth = {
+            "ds": _bin_counts(handles["truth_ds"].GetValue()),
+            "dplus": _bin_counts(handles["truth_dplus"].GetValue()),
+        }
+    return AnalysisResult(
+        mode=mode,
+        events=events,
+        cutflow=cutflow,
+        counts=_bin_counts(handles["mass"].GetValue()),
+        wall_s=wall_s,
+        cores=cores,
+        truth=truth,
+    )
+
+
+def _bin_counts(histogram) -> list[int]:
+    return [round(histogram.GetBinContent(b)) for b in range(1, histogram.GetNbinsX() + 1)]
+
+
+def _run_local(dataset: Dataset, *, threads: int, harvest: Path | None) -> AnalysisResult:
+    ROOT = _root.root()
+    _root.declare_header(_root.SELECTION_HEADER)
+    if threads == 1:
+        ROOT.DisableImplicitMT()
+    else:
+        ROOT.EnableImplicitMT(threads)  # 0: all cores
+    try:
+        cores = max(1, int(ROOT.GetThreadPoolSize()))
+        started = time.perf_counter()
+        df = ROOT.RDataFrame(dataset.tree, dataset.files)
+        snapshot = str(harvest) if harvest is not None else None
+        handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
+        handles["events"].GetValue()  # one event loop fills every booked result
+        wall_s = time.perf_counter() - started
+    finally:
+        ROOT.DisableImplicitMT()
+    result = _collect(handles, mode="local", wall_s=wall_s, cores=cores)
+    result.harvest = harvest
+    result.settings = {"threads": cores, "implicit_mt": cores > 1}
+    return result
+
+
+def _run_legacy(dataset: Dataset, *, harvest: Path | None) -> AnalysisResult:
+    ROOT = _root.root()
+    compile_started = time.perf_counter()
+    _compile_legacy()
+    compile_s = time.perf_counter() - compile_started
+    id_types = [dataset.id_types[name] for name in ("run", "lumi", "evt")]
+    started = time.perf_counter()
+    try:
+        output = ROOT.afenv_ds.run_legacy(
+            dataset.files,
+            dataset.tree,
+            id_types,
+            str(harvest) if harvest is not None else "",
+            dataset.has_truth,
+            HISTOGRAM["bins"],
+            HISTOGRAM["low"],
+            HISTOGRAM["high"],
+        )
+    except Exception as error:  # cppyy turns C++ exceptions into Python ones of assorted types
+        raise AnalysisError(f"legacy event loop failed: {error} — check the inputs") from error
+    wall_s = time.perf_counter() - started
+    truth = None
+    if dataset.has_truth:
+        truth = {
+            "ds": [round(v) for v in output.truth_ds],
+            "dplus": [round(v) for v in output.truth_dplus],
+        }
+    return AnalysisResult(
+        mode="legacy",
+        events=int(output.entries),
+        cutflow=[int(v) for v in output.cutflow],
+        counts=[round(v) for v in output.counts],
+        wall_s=wall_s,
+        cores=1,
+        truth=truth,
+        harvest=harvest,
+        settings={"compile_s": round(compile_s, 3)},
+    )
+
+
+def _compile_legacy() -> None:
+    """ACLiC-compile the legacy loop, optimised, into a per-user cache (the package may be
+    read-only in an image)."""
+    ROOT = _root.root()
+    if hasattr(ROOT, "afenv_ds") and hasattr(ROOT.afenv_ds, "run_legacy"):
+        return
+    build_dir = _legacy_build_dir()
+    ROOT.gSystem.AddIncludePath(f"-I{_root.CPP_DIR}")
+    ok = ROOT.gSystem.CompileMacro(str(_root.LEGACY_SOURCE), "kO", "", str(build_dir))
+    if not ok:
+        raise AnalysisError(
+            f"ACLiC could not compile {_root.LEGACY_SOURCE} in {build_dir}"
+            " — is a C++ compiler (g++) installed?"
+        )
+
+
+def _legacy_build_dir() -> Path:
+    ROOT = _root.root()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    build_dir = cache / "afenv-bench" / f"aclic-root-{ROOT.gROOT.GetVersion().replace('/', '.')}"
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        probe = build_dir / ".writable"
+        probe.touch()
+    except OSError:
+        build_dir = Path(tempfile.mkdtemp(prefix="afenv-bench-aclic-"))
+    return build_dir
+
+
+def _run_dask(
+    dataset: Dataset,
+    *,
+    scheduler: str | None,
+    workers: int,
+    harvest: Path | None,
+    dask_report: Path | None,
+    npartitions: int | None,
+    timeout: float,
+) -> AnalysisResult:
+    with _dask_client(scheduler, workers, timeout) as client:
+        return run_on_client(
+            dataset, client, harvest=harvest, dask_report=dask_report, npartitions=npartitions
+        )
+
+
+def run_on_client(
+    dataset: Dataset,
+    client,
+    *,
+    harvest: Path | None = None,
+    dask_report: Path | None = None,
+    npartitions: int | None = None,
+) -> AnalysisResult:
+    """Distributed RDataFrame on an existing ``distributed.Client``."""
+    from afenv_runtime import harvest as harvesting
+
+    ROOT = _root.root()
+    ROOT.RDF.Distributed.DistributeHeaders([str(_root.SELECTION_HEADER)])
+    cores = max(1, sum(client.nthreads().values()))
+    partitions = npartitions or max(2 * cores, len(dataset.files))
+    snapshot = harvesting.scratch_path("ds-selected") if harvest is not None else None
+    report_context = contextlib.nullcontext()
+    report_written = None
+    if dask_report is not None and importlib.util.find_spec("bokeh") is not None:
+        from distributed import performance_report
+
+        report_context = performance_report(filename=str(dask_report))
+        report_written = dask_report
+    started = time.perf_counter()
+    try:
+        with report_context:
+            df = ROOT.RDataFrame(
+                dataset.tree, dataset.files, executor=client, npartitions=partitions
+            )
+            handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
+            handles["events"].GetValue()
+    except OSError as error:
+        raise ClusterError(
+            f"lost the Dask cluster during the run: {error} — check the workers' logs"
+        ) from error
+    wall_s = time.perf_counter() - started
+    result = _collect(handles, mode="dask", wall_s=wall_s, cores=cores)
+    if harvest is not None:
+        harvesting.harvest(client, snapshot, harvest, tree=HARVEST_TREE)
+        result.harvest = harvest
+    result.settings = {
+        "workers": len(client.nthreads()),
+        "worker_threads": cores,
+        "npartitions": partitions,
+        "scheduler": client.scheduler.address,
+        "dask_report": str(report_written) if report_written else None,
+    }
+    return result
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None, workers: int, timeout: float):
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        n_workers = workers or os.cpu_count() or 1
+        with (
+            LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(
+            f"cannot reach Dask scheduler {scheduler}"
+            " — check the address and that the scheduler is running"
+        ) from error
+    with client:
+        yield client
