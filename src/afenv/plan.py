@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from afenv import __version__
 from afenv.base import BaseImage
@@ -140,6 +141,58 @@ def _oci_labels(
     }
 
 
+def _image_plan(
+    project: Project,
+    experiment: Experiment,
+    *,
+    role: str,
+    data: dict[str, Any],
+    files: list[ContextFile],
+    parent: str,
+    parent_identity: str,
+    lock: ImageLock,
+    layers: tuple[Layer, ...],
+    manifest: list[dict[str, str]],
+    extra_labels: Mapping[str, str] | None = None,
+    oci_base: str | None = None,
+) -> ImagePlan:
+    """One image: its content hash over every input, then its labels and Dockerfile."""
+    templates = project.root / "templates"
+    template = f"{role}.Dockerfile.j2"
+    content_hash = _content_hash(
+        {
+            "template": (templates / template).read_text(),
+            "data": data,
+            "files": sorted((f.path, f.sha256, f.executable) for f in files),
+            "parent": parent_identity,
+            "afenv": __version__,
+        }
+    )
+    labels = _oci_labels(
+        project, experiment, role, content_hash, oci_base or parent
+    ) | afenv_labels(
+        experiment=experiment.name,
+        role=role,
+        content_hash=content_hash,
+        lock_digest=_lock_digest(lock),
+        python=project.facility.python.version,
+        suite=project.facility.debian.suite,
+        **(extra_labels or {}),
+    )
+    return ImagePlan(
+        experiment=experiment.name,
+        role=role,
+        repository=f"afenv/{experiment.name}-{role}",
+        content_hash=content_hash,
+        parent=parent,
+        dockerfile=render(templates, template, data | {"labels": sorted(labels.items())}),
+        files=tuple(files),
+        layers=layers,
+        labels=labels,
+        python_manifest=tuple(manifest),
+    )
+
+
 def make_plan(
     project: Project,
     experiment: Experiment,
@@ -193,37 +246,15 @@ def make_plan(
         "experiment": experiment.name,
         "env": [list(pair) for pair in experiment.env],
     }
-    worker_hash = _content_hash(
-        {
-            "template": (templates / "worker.Dockerfile.j2").read_text(),
-            "data": worker_data,
-            "files": sorted((f.path, f.sha256, f.executable) for f in worker_files),
-            "base": base.image_id,
-            "afenv": __version__,
-        }
-    )
-    worker_labels = _oci_labels(
-        project, experiment, "worker", worker_hash, base.reference
-    ) | afenv_labels(
-        experiment=experiment.name,
+    worker = _image_plan(
+        project,
+        experiment,
         role="worker",
-        content_hash=worker_hash,
-        lock_digest=_lock_digest(locks.worker),
-        python=facility.python.version,
-        suite=facility.debian.suite,
-    )
-    worker = ImagePlan(
-        experiment=experiment.name,
-        role="worker",
-        repository=f"afenv/{experiment.name}-worker",
-        content_hash=worker_hash,
+        data=worker_data,
+        files=worker_files,
         parent=base.reference,
-        dockerfile=render(
-            templates,
-            "worker.Dockerfile.j2",
-            worker_data | {"labels": sorted(worker_labels.items())},
-        ),
-        files=tuple(worker_files),
+        parent_identity=base.image_id,
+        lock=locks.worker,
         layers=(
             Layer(
                 name="base-os",
@@ -233,8 +264,7 @@ def make_plan(
             Layer(name="experiment", packages=_pins_list(experiment_pins)),
             Layer(name="worker", packages=()),
         ),
-        labels=worker_labels,
-        python_manifest=tuple(worker_manifest),
+        manifest=worker_manifest,
     )
 
     singleuser_manifest = _manifest(locks.singleuser.pins, locks.facility)
@@ -244,44 +274,22 @@ def make_plan(
         file_entry("bin/afenv-start-notebook", templates / "files" / "afenv-start-notebook"),
         inline_entry("manifest/python.json", json.dumps(singleuser_manifest, indent=1) + "\n"),
     ]
-    singleuser_data = {
-        "title": experiment.title,
-        "afenv_version": __version__,
-        "worker_image": staging_reference(worker),
-    }
-    singleuser_hash = _content_hash(
-        {
-            "template": (templates / "singleuser.Dockerfile.j2").read_text(),
-            "data": singleuser_data,
-            "files": sorted((f.path, f.sha256, f.executable) for f in singleuser_files),
-            "worker": worker_hash,
-        }
-    )
-    singleuser_labels = _oci_labels(
-        project, experiment, "singleuser", singleuser_hash, worker.reference
-    ) | afenv_labels(
-        experiment=experiment.name,
+    singleuser = _image_plan(
+        project,
+        experiment,
         role="singleuser",
-        content_hash=singleuser_hash,
-        lock_digest=_lock_digest(locks.singleuser),
-        python=facility.python.version,
-        suite=facility.debian.suite,
-        worker_hash=worker_hash,
-    )
-    singleuser = ImagePlan(
-        experiment=experiment.name,
-        role="singleuser",
-        repository=f"afenv/{experiment.name}-singleuser",
-        content_hash=singleuser_hash,
+        data={
+            "title": experiment.title,
+            "afenv_version": __version__,
+            "worker_image": staging_reference(worker),
+        },
+        files=singleuser_files,
         parent=staging_reference(worker),
-        dockerfile=render(
-            templates,
-            "singleuser.Dockerfile.j2",
-            singleuser_data | {"labels": sorted(singleuser_labels.items())},
-        ),
-        files=tuple(singleuser_files),
+        parent_identity=worker.content_hash,
+        lock=locks.singleuser,
         layers=(*worker.layers, Layer(name="notebook", packages=_pins_list(notebook_pins))),
-        labels=singleuser_labels,
-        python_manifest=tuple(singleuser_manifest),
+        manifest=singleuser_manifest,
+        extra_labels={"worker_hash": worker.content_hash},
+        oci_base=worker.reference,
     )
     return BuildPlan(base=base, images=(worker, singleuser))
