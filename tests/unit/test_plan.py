@@ -154,3 +154,18 @@ def test_every_experiment_plans(project_copy: Path, experiment: str) -> None:
         f"afenv/{experiment}-worker",
         f"afenv/{experiment}-singleuser",
     }
+
+
+def test_no_secret_or_host_trust_enters_a_build_context(project_copy: Path) -> None:
+    """Proxies, keys, tokens and the host's CA bundle stay on the host."""
+    for image in _plan(project_copy).images:
+        for entry in image.files:
+            name = entry.path.rsplit("/", 1)[-1]
+            assert not name.endswith((".pem", ".crt", ".key", ".p12")), entry.path
+            # Only what the plan puts there on purpose: nothing from the host's environment.
+            allowed = ("wheels/", "lock/", "runtime/", "grid/", "bin/", "site/", "manifest/")
+            assert entry.path.startswith(allowed), entry.path
+            assert not name.startswith("x509up"), entry.path
+        text = image.dockerfile.lower()
+        for word in ("http_proxy", "https_proxy", "ssl_cert_file", "pip_cert", "--cert", "token"):
+            assert word not in text, (image.name, word)
