@@ -287,22 +287,23 @@ def run_on_client(
         report_context = performance_report(filename=str(dask_report))
         report_written = dask_report
     started = time.perf_counter()
-    try:
-        with report_context:
-            df = ROOT.RDataFrame(
-                dataset.tree, dataset.files, executor=client, npartitions=partitions
-            )
-            handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
-            handles["events"].GetValue()
-    except OSError as error:
-        raise ClusterError(
-            f"lost the Dask cluster during the run: {error} — check the workers' logs"
-        ) from error
-    wall_s = time.perf_counter() - started
-    result = _collect(handles, mode="dask", wall_s=wall_s, cores=cores)
-    if harvest is not None:
-        harvesting.harvest(client, snapshot, harvest, tree=HARVEST_TREE)
-        result.harvest = harvest
+    with tempfile.TemporaryDirectory(prefix="afenv-harvest-") as scratch:
+        try:
+            with report_context, harvesting.snapshots_to_client(client, Path(scratch)) as copies:
+                df = ROOT.RDataFrame(
+                    dataset.tree, dataset.files, executor=client, npartitions=partitions
+                )
+                handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
+                handles["events"].GetValue()
+        except OSError as error:
+            raise ClusterError(
+                f"lost the Dask cluster during the run: {error} — check the workers' logs"
+            ) from error
+        wall_s = time.perf_counter() - started
+        result = _collect(handles, mode="dask", wall_s=wall_s, cores=cores)
+        if harvest is not None:
+            harvesting.merge(copies, harvest, tree=HARVEST_TREE)
+            result.harvest = harvest
     result.settings = {
         "workers": len(client.nthreads()),
         "worker_threads": cores,

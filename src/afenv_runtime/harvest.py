@@ -1,30 +1,36 @@
 """Bring outputs written on Dask workers back to the client, with no shared filesystem assumed.
 
-A distributed ``Snapshot`` writes one file per task on whichever worker ran it: ``<stem>_<n>.root``
-for ``Snapshot(tree, "<stem>.root", ...)``. Users cannot reach those files. ``harvest`` finds them
-on every worker, copies each file once over the Dask connection (so it suits selected-event
-outputs of up to a few hundred MB, not full skims), deletes them from the workers and merges
-them into one ROOT file on the client, ordered by task number::
+A distributed ``Snapshot`` writes one file per task on whichever worker ran it:
+``<stem>_<n>.root`` for ``Snapshot(tree, "<stem>.root", ...)``. Users cannot reach those files,
+and ROOT itself then fails: once the computation is done, distributed RDataFrame opens the partial
+files *on the client* to return a new dataframe ("GetBranchNames: error in opening the tree").
 
-    target = harvest.scratch_path("selected")           # e.g. /tmp/afenv-selected-<uuid>.root
-    df.Snapshot("selected", target, ["run", "evt"])   # df = ROOT.RDataFrame(..., executor=client)
-    harvest.harvest(client, target, "selected.root", tree="selected")
+``snapshots_to_client`` fixes both: while it is active, each distributed Snapshot result first
+copies its partial files from the workers (over the Dask connection, once each, then deletes
+them there) into a client folder, and ROOT continues with those copies::
+
+    with harvest.snapshots_to_client(client, Path("out")) as copies:
+        # df = ROOT.RDataFrame(..., executor=client)
+        df.Snapshot("selected", harvest.scratch_path("selected"), ["run", "evt"])
+        ...GetValue()                                  # triggers the distributed computation
+    harvest.merge(copies, Path("selected.root"), tree="selected")
     arrays = harvest.arrays("selected.root", "selected", ["run", "evt"])
 
-For small outputs, distributed ``AsNumpy`` already returns arrays to the client; ``arrays`` gives
-the same from a harvested file. If workers do share a filesystem, every file is still copied once.
+It suits selected-event outputs of up to a few hundred MB, not full skims. For small outputs,
+distributed ``AsNumpy`` already returns arrays to the client; ``arrays`` gives the same from a
+harvested file.
 """
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import re
-import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["arrays", "collect", "harvest", "merge", "scratch_path"]
+__all__ = ["arrays", "fetch", "merge", "scratch_path", "snapshots_to_client"]
 
 SCRATCH_DIRECTORY = (
     "/tmp"  # exists on every Linux worker, unlike the client's tempfile.gettempdir()
@@ -36,28 +42,49 @@ def scratch_path(stem: str, directory: str = SCRATCH_DIRECTORY) -> str:
     return f"{directory}/afenv-{stem}-{uuid.uuid4().hex}.root"
 
 
-def collect(client: Any, snapshot_path: str, destination: Path) -> list[Path]:
-    """Copy the partial files of ``snapshot_path`` from the workers into ``destination``, once each.
-
-    Returns the local copies ordered by task number, and removes the files from the workers.
-    """
-    pattern = _partial_pattern(snapshot_path)
-    listings: dict[str, list[str]] = client.run(_list_files, pattern)
-    owner: dict[str, str] = {}
-    for worker, paths in sorted(listings.items()):
-        for path in paths:
-            owner.setdefault(path, worker)
+def fetch(client: Any, paths: list[str], destination: Path) -> list[Path]:
+    """Copy the named files from the workers that hold them into ``destination``, then delete
+    them on the workers."""
     destination.mkdir(parents=True, exist_ok=True)
-    copies = []
-    for worker in sorted(set(owner.values())):
-        wanted = sorted(path for path, held_by in owner.items() if held_by == worker)
-        contents: dict[str, bytes] = client.run(_read_files, wanted, workers=[worker])[worker]
+    held: dict[str, dict[str, bytes]] = client.run(_read_files, sorted(paths))
+    copies: dict[str, Path] = {}
+    for _, contents in sorted(held.items()):
         for path, data in contents.items():
-            copy = destination / Path(path).name
-            copy.write_bytes(data)
-            copies.append(copy)
-    client.run(_remove_files, pattern)
-    return sorted(copies, key=_task_number)
+            if path not in copies:  # a shared filesystem shows a file to several workers
+                copy = destination / Path(path).name
+                copy.write_bytes(data)
+                copies[path] = copy
+    client.run(_remove_paths, sorted(paths))
+    missing = sorted(set(paths) - set(copies))
+    if missing:
+        raise OSError(f"no worker holds {missing[0]} (a worker left before harvesting?)")
+    return sorted(copies.values(), key=_task_number)
+
+
+@contextlib.contextmanager
+def snapshots_to_client(client: Any, destination: Path) -> Iterator[list[Path]]:
+    """While active, distributed Snapshot results are harvested into ``destination``.
+
+    Yields the list that receives the local copies. It wraps the client-side step of ROOT's
+    distributed Snapshot (``SnapshotResult.GetValue``, ROOT 6.32+), which assumes that the
+    client can open the workers' files; the original is restored on exit.
+    """
+    from ROOT._distrdf.PythonMergeables import SnapshotResult
+
+    original = SnapshotResult.GetValue
+    copies: list[Path] = []
+
+    def get_value(self: Any, backend: Any) -> Any:
+        local = fetch(client, list(self.filenames), destination)
+        copies.extend(local)
+        self.filenames = [str(path) for path in local]
+        return original(self, backend)
+
+    SnapshotResult.GetValue = get_value
+    try:
+        yield copies
+    finally:
+        SnapshotResult.GetValue = original
 
 
 def merge(paths: list[Path], out: Path, *, tree: str) -> Path:
@@ -81,13 +108,6 @@ def merge(paths: list[Path], out: Path, *, tree: str) -> Path:
     return out
 
 
-def harvest(client: Any, snapshot_path: str, out: Path | str, *, tree: str) -> Path:
-    """Collect the partial files of a distributed Snapshot and merge them into ``out``."""
-    out = Path(out)
-    with tempfile.TemporaryDirectory(prefix="afenv-harvest-") as scratch:
-        return merge(collect(client, snapshot_path, Path(scratch)), out, tree=tree)
-
-
 def arrays(path: Path | str, tree: str, columns: list[str]) -> dict[str, Any]:
     """The columns of a (harvested) file as numpy arrays; empty arrays if it holds no tree."""
     import numpy as np
@@ -103,33 +123,20 @@ def arrays(path: Path | str, tree: str, columns: list[str]) -> dict[str, Any]:
     return {k: np.asarray(v) for k, v in ROOT.RDataFrame(tree, str(path)).AsNumpy(columns).items()}
 
 
-def _partial_pattern(snapshot_path: str) -> str:
-    stem = snapshot_path.partition(".root")[0]
-    return f"{glob.escape(stem)}_*.root"
-
-
 def _task_number(path: Path) -> int:
     match = re.search(r"_(\d+)\.root$", path.name)
     return int(match.group(1)) if match else -1
 
 
 # The functions below run on the workers (client.run pickles them by reference to this module).
-def _list_files(pattern: str) -> list[str]:
-    return sorted(str(path) for path in _matches(pattern))
-
-
 def _read_files(paths: list[str]) -> dict[str, bytes]:
     return {path: Path(path).read_bytes() for path in paths if Path(path).is_file()}
 
 
-def _remove_files(pattern: str) -> int:
+def _remove_paths(paths: list[str]) -> int:
     removed = 0
-    for path in _matches(pattern):
-        path.unlink(missing_ok=True)
-        removed += 1
+    for path in paths:
+        if Path(path).is_file():
+            Path(path).unlink()
+            removed += 1
     return removed
-
-
-def _matches(pattern: str) -> list[Path]:
-    pattern_path = Path(pattern)  # only the file name part holds wildcards
-    return list(pattern_path.parent.glob(pattern_path.name))
