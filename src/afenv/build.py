@@ -25,7 +25,7 @@ import docker.errors
 from afenv import debian, lock
 from afenv.base import ensure_base
 from afenv.config import Experiment, Project
-from afenv.context import write_tar
+from afenv.context import inline_entry, write_tar
 from afenv.errors import BuildError, DockerUnavailable, Interrupted, LockError
 from afenv.labels import afenv_labels
 from afenv.plan import MANIFEST_DIR, BuildPlan, ImagePlan, LockSet, make_plan, staging_reference
@@ -202,8 +202,6 @@ def _cleanup_client(client: docker.DockerClient) -> docker.DockerClient:
 
 
 def _docker_build(client: docker.DockerClient, image: ImagePlan, tag: str, ui: UI) -> None:
-    from afenv.context import inline_entry
-
     entries = [inline_entry("Dockerfile", image.dockerfile), *image.files]
     with tempfile.TemporaryFile() as context:
         write_tar(entries, context)
