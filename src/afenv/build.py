@@ -21,6 +21,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+from docker.models.images import Image
 
 from afenv import debian, lock
 from afenv.base import ensure_base
@@ -129,7 +130,7 @@ def build_experiment(
     return execute(plan, client=client, ui=ui, state=State(project.root / ".afenv"))
 
 
-def _existing(client: docker.DockerClient, reference: str) -> docker.models.images.Image | None:
+def _existing(client: docker.DockerClient, reference: str) -> Image | None:
     try:
         return client.images.get(reference)
     except docker.errors.ImageNotFound:

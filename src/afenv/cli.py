@@ -9,11 +9,17 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from afenv import __version__
-from afenv.config import load_project
+from afenv.config import Project, load_project
 from afenv.errors import AfenvError, Interrupted, LockError
 from afenv.ui import UI
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+    from afenv.validate import Pair
 
 __all__ = ["main"]
 
@@ -69,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--worker-image", help="any worker image (with --singleuser-image)")
     validate.add_argument("--singleuser-image", help="any notebook image (with --worker-image)")
     validate.add_argument("--workers", type=int, default=2, help="Dask workers (default 2)")
+    validate.add_argument(
+        "--registration-timeout",
+        type=int,
+        default=180,
+        metavar="SECONDS",
+        help="how long workers may take to register (default 180)",
+    )
 
     bench = commands.add_parser(
         "bench", parents=[output], help="run a benchmark inside an experiment's built images"
@@ -94,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     env = dict(os.environ if env is None else env)
-    # `kill` and CI timeouts send SIGTERM: clean up exactly as for Ctrl-C.
+    # Ctrl-C must reach us even when a parent started us with SIGINT ignored (background jobs of
+    # a non-interactive shell); `kill` and CI timeouts send SIGTERM: clean up the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     ui = UI(mode=args.mode)
     try:
@@ -128,7 +143,7 @@ def _run(args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     raise AssertionError(args.command)
 
 
-def _lock(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
+def _lock(project: Project, args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     from afenv import lock
 
     if args.check:
@@ -147,7 +162,7 @@ def _lock(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _build(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
+def _build(project: Project, args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     from afenv.build import build_experiment, docker_client
 
     experiment = project.experiment(args.experiment)
@@ -172,10 +187,11 @@ def _build(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
     if args.mode != "json":
         print("\n".join(lines), file=sys.stderr)
     references = {r.role: r.reference for r in results}
-    return _validate_pair(project, args, client, ui, references, experiment.name)
+    built = {"images": [r.as_dict() for r in results]}
+    return _validate_pair(project, args, client, ui, references, experiment.name, built)
 
 
-def _validate(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
+def _validate(project: Project, args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     from afenv.build import docker_client, load_locks
     from afenv.errors import ConfigError
     from afenv.validate import pair_from_images
@@ -201,15 +217,23 @@ def _validate(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
     return _validate_pair(project, args, client, ui, references, experiment.name)
 
 
-def _validate_pair(project, args, client, ui, references, experiment) -> int:  # type: ignore[no-untyped-def]
+def _validate_pair(
+    project: Project,
+    args: argparse.Namespace,
+    client: DockerClient,
+    ui: UI,
+    references: dict[str, str],
+    experiment: str,
+    built: dict[str, Any] | None = None,
+) -> int:
     from afenv.validate import pair_for_experiment
 
     _require_images(client, references, experiment)
     pair = pair_for_experiment(project, experiment, references)
-    return _run_validation(project, args, client, ui, pair)
+    return _run_validation(project, args, client, ui, pair, built)
 
 
-def _require_images(client, references, experiment) -> None:  # type: ignore[no-untyped-def]
+def _require_images(client: DockerClient, references: dict[str, str], experiment: str) -> None:
     from afenv.errors import ConfigError
 
     for role, reference in references.items():
@@ -219,20 +243,36 @@ def _require_images(client, references, experiment) -> None:  # type: ignore[no-
             )
 
 
-def _run_validation(project, args, client, ui, pair) -> int:  # type: ignore[no-untyped-def]
+def _run_validation(
+    project: Project,
+    args: argparse.Namespace,
+    client: DockerClient,
+    ui: UI,
+    pair: Pair,
+    built: dict[str, Any] | None = None,
+) -> int:
     from afenv.validate import promote, summary_text, validate
 
-    result = validate(project.root, pair, client=client, ui=ui, workers=args.workers)
+    result = validate(
+        project.root,
+        pair,
+        client=client,
+        ui=ui,
+        workers=args.workers,
+        registration_timeout=getattr(args, "registration_timeout", 180),
+    )
     promoted = promote(project.root, result, client)
     result.summary["promoted"] = promoted
     if args.mode == "json":
-        print(json.dumps(result.summary, indent=2, sort_keys=True))
+        # `afenv build --json` reports the images it built beside the validation summary.
+        document = result.summary if built is None else {**built, "validation": result.summary}
+        print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(summary_text(result, promoted, project.root))
     return 0 if result.passed else 7
 
 
-def _bench(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
+def _bench(project: Project, args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     import dataclasses
 
     from afenv.bench import default_report_dir, run_benchmark, table
@@ -270,7 +310,7 @@ def _bench(project, args, env, ui) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _clean(args) -> int:  # type: ignore[no-untyped-def]
+def _clean(args: argparse.Namespace) -> int:
     from afenv.build import docker_client
     from afenv.inventory import clean
 
@@ -279,7 +319,7 @@ def _clean(args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _list(project, args) -> int:  # type: ignore[no-untyped-def]
+def _list(project: Project, args: argparse.Namespace) -> int:
     from afenv.build import docker_client
     from afenv.inventory import list_images
 

@@ -141,16 +141,16 @@ class _Table:
             raise self.fail(key, "missing table" if value is None else "must be a table")
         return _Table(value, self.path, f"{self.prefix}{key}.")
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def text(self, key: str, default: str | None = None) -> str:
         value = self.data.get(key, default)
         if not isinstance(value, str) or not value:
             raise self.fail(key, "must be a non-empty string")
         return value
 
-    def optional_str(self, key: str) -> str | None:
-        return None if key not in self.data else self.str(key)
+    def optional_text(self, key: str) -> str | None:
+        return None if key not in self.data else self.text(key)
 
-    def int(self, key: str, default: int, *, minimum: int = 0) -> int:
+    def integer(self, key: str, default: int, *, minimum: int = 0) -> int:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(key, f"must be an integer >= {minimum}")
@@ -216,29 +216,29 @@ def load_facility(path: Path) -> Facility:
 
     facility = top.table("facility")
     facility.only("name", "index-url")
-    name = facility.str("name")
+    name = facility.text("name")
 
     debian = top.table("debian")
     debian.only("suite", "base-image", "packages", "mirror")
-    suite = debian.str("suite")
+    suite = debian.text("suite")
     if suite not in KNOWN_SUITES:
         raise debian.fail("suite", f"{suite!r} is not supported; use one of {sorted(KNOWN_SUITES)}")
     debian_spec = DebianSpec(
         suite=suite,
-        base_image=debian.str("base-image", f"debian:{suite}-slim"),
+        base_image=debian.text("base-image", f"debian:{suite}-slim"),
         packages=_debian_packages(debian, "packages"),
-        mirror=debian.optional_str("mirror"),
+        mirror=debian.optional_text("mirror"),
     )
 
     python = top.table("python")
     python.only("version", "platform")
     expected_python, glibc = KNOWN_SUITES[suite]
-    version = python.str("version", expected_python)
+    version = python.text("version", expected_python)
     if version != expected_python:
         raise python.fail(
             "version", f"Debian {suite} ships python3 {expected_python}, not {version}; set it"
         )
-    platform = python.str("platform", f"x86_64-manylinux_2_{min(glibc[1], 40)}")
+    platform = python.text("platform", f"x86_64-manylinux_2_{min(glibc[1], 40)}")
     match = _PLATFORM_RE.match(platform)
     if not match:
         raise python.fail("platform", f"{platform!r}: use x86_64-manylinux_2_NN")
@@ -259,7 +259,7 @@ def load_facility(path: Path) -> Facility:
 
     return Facility(
         name=name,
-        index_url=facility.str("index-url", "https://pypi.org/simple").rstrip("/"),
+        index_url=facility.text("index-url", "https://pypi.org/simple").rstrip("/"),
         debian=debian_spec,
         python=PythonSpec(version=version, platform=platform),
         core=_requirements(core, "packages"),
@@ -275,7 +275,7 @@ def load_experiment(directory: Path) -> Experiment:
 
     meta = top.table("experiment")
     meta.only("name", "title", "description", "vos", "cvmfs")
-    name = meta.str("name")
+    name = meta.text("name")
     if name != directory.name:
         raise meta.fail(
             "name", f"is {name!r} but the folder is {directory.name!r}; make them equal"
@@ -298,17 +298,17 @@ def load_experiment(directory: Path) -> Experiment:
 
     return Experiment(
         name=name,
-        title=meta.str("title", name.upper()),
-        description=meta.str("description", f"{name} analysis environment"),
+        title=meta.text("title", name.upper()),
+        description=meta.text("description", f"{name} analysis environment"),
         vos=meta.strings("vos"),
         cvmfs=meta.strings("cvmfs"),
         pip=_requirements(packages, "pip"),
         apt=_debian_packages(packages, "apt"),
         env=tuple(env),
         benchmark=BenchmarkSpec(
-            events=bench.int("events", 200_000, minimum=1000),
-            files=bench.int("files", 4, minimum=1),
-            seed=bench.int("seed", 1, minimum=0),
+            events=bench.integer("events", 200_000, minimum=1000),
+            files=bench.integer("files", 4, minimum=1),
+            seed=bench.integer("seed", 1, minimum=0),
         ),
         directory=directory,
     )

@@ -8,6 +8,7 @@ Only a pair that passes everything moves the promoted tags; the result is record
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -18,7 +19,7 @@ import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,6 @@ __all__ = [
 
 _PROBES = Path(__file__).parent / "probes"
 _CHECKS = Path(__file__).parent / "checks"
-_REGISTRATION_TIMEOUT = 180
 DEFAULT_BENCHMARK = BenchmarkSpec(events=200_000, files=4, seed=1)
 
 
@@ -115,18 +115,15 @@ class _Phases:
         self.ui = ui
         self.timings: dict[str, float] = {}
 
-    def run(self, name: str, label: str):  # type: ignore[no-untyped-def]
-        phases = self
-
-        class _Timer:
-            def __enter__(self) -> None:
-                phases.ui.info(label)
-                self.started = time.monotonic()
-
-            def __exit__(self, *exc: object) -> None:
-                phases.timings[name] = round(time.monotonic() - self.started, 2)
-
-        return _Timer()
+    @contextlib.contextmanager
+    def run(self, name: str, label: str) -> Iterator[None]:
+        """Announce a phase and record how long it took."""
+        self.ui.info(label)
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.monotonic() - started, 2)
 
 
 def validate(
@@ -136,6 +133,7 @@ def validate(
     client: docker.DockerClient,
     ui: UI,
     workers: int = 2,
+    registration_timeout: int = 180,
 ) -> ValidationResult:
     started = time.monotonic()
     report_dir = project_root / "reports" / (pair.experiment or "external") / pair.key
@@ -159,26 +157,24 @@ def validate(
     }
     summary["image_ids"] = image_ids
 
-    with phases.run("cluster_start", f"starting scheduler, {workers} workers and a client"):
-        cm = cluster(
-            client,
-            worker_image=pair.worker,
-            singleuser_image=pair.singleuser,
-            workers=workers,
-            logs=report_dir / "logs",
+    with contextlib.ExitStack() as stack:
+        with phases.run("cluster_start", f"starting scheduler, {workers} workers and a client"):
+            state = stack.enter_context(
+                cluster(
+                    client,
+                    worker_image=pair.worker,
+                    singleuser_image=pair.singleuser,
+                    workers=workers,
+                    logs=report_dir / "logs",
+                )
+            )
+        registered = _versions_phase(
+            state, workers, phases, checks, summary, timeout=registration_timeout
         )
-        state = cm.__enter__()
-    try:
-        registered = _versions_phase(state, pair, workers, phases, checks, summary)
         if registered:
             with phases.run("image_checks", "image checks (pytest + testinfra)"):
                 _image_checks(state, pair, client, report_dir, checks)
             _benchmark_phase(state, pair, phases, checks, summary, report_dir)
-    except BaseException as exc:
-        cm.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    else:
-        cm.__exit__(None, None, None)
 
     summary["passed"] = bool(checks) and all(
         c["status"] in {"passed", "skipped"} for c in checks.values()
@@ -209,19 +205,20 @@ def _put_file(state: Cluster, container: Any, source: Path, directory: str) -> s
 
 def _versions_phase(
     state: Cluster,
-    pair: Pair,
     workers: int,
     phases: _Phases,
     checks: dict[str, Any],
     summary: dict[str, Any],
+    *,
+    timeout: int,
 ) -> bool:
     assert state.notebook is not None
     probe = _put_file(state, state.notebook, _PROBES / "versions_probe.py", "/tmp/afenv-probe")
     with phases.run("registration_and_versions", "waiting for workers; comparing versions"):
         result = state.exec(
             state.notebook,
-            ["python", probe, SCHEDULER_ADDRESS, str(workers), str(_REGISTRATION_TIMEOUT)],
-            timeout=_REGISTRATION_TIMEOUT + 120,
+            ["python", probe, SCHEDULER_ADDRESS, str(workers), str(timeout)],
+            timeout=timeout + 120,
         )
     try:
         data = json.loads(result.stdout.strip().splitlines()[-1])

@@ -185,3 +185,107 @@ def test_interrupted_validation_leaves_nothing_behind(
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1].startswith("afenv: error: interrupted")
     assert _afenv_objects(client) == []
+
+
+@pytest.fixture
+def broken_worker(client: docker.DockerClient, cms_images) -> str:  # type: ignore[no-untyped-def]
+    """The cms worker image whose `dask worker` dies at start (the scheduler still runs)."""
+    wrapper = (
+        "#!/bin/sh\n"
+        'if [ "$1" = worker ]; then echo "worker cannot start: broken on purpose" >&2; exit 3; fi\n'
+        'exec /opt/afenv/venv/bin/dask-real "$@"\n'
+    )
+    dockerfile = (
+        f"FROM {cms_images['worker']['reference']}\nUSER root\n"
+        "RUN mv /opt/afenv/venv/bin/dask /opt/afenv/venv/bin/dask-real\n"
+        "COPY dask /opt/afenv/venv/bin/dask\nUSER 1000:100\n"
+    )
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, data, mode in (
+            ("Dockerfile", dockerfile.encode(), 0o644),
+            ("dask", wrapper.encode(), 0o755),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = client.images.build(
+        fileobj=context,
+        custom_context=True,
+        tag="afenv-test/cms-worker-broken:test",
+        labels=LABELS,
+        rm=True,
+        forcerm=True,
+    )
+    yield "afenv-test/cms-worker-broken:test"
+    client.images.remove(image.id, force=True)
+
+
+def test_worker_that_never_registers_is_named_with_its_log(cms_images, broken_worker: str) -> None:
+    result = afenv(
+        "validate",
+        "--worker-image",
+        broken_worker,
+        "--singleuser-image",
+        cms_images["singleuser"]["reference"],
+        "--registration-timeout",
+        "20",
+        "--json",
+    )
+    assert result.returncode == 7
+    check = json.loads(result.stdout)["checks"]["cluster.registration"]
+    assert check["status"] == "failed"
+    assert "never registered: worker-1, worker-2" in check["message"]
+    assert "worker cannot start: broken on purpose" in check["message"]
+
+
+def _afenv_tags(client: docker.DockerClient) -> set[str]:
+    return {
+        tag
+        for image in client.images.list()
+        for tag in image.tags
+        if tag.startswith(("afenv/", "afenv-staging/"))
+    }
+
+
+def test_interrupted_build_tags_nothing(
+    client: docker.DockerClient, cms_images, project_copy: Path
+) -> None:
+    """Interrupt a real rebuild (a runtime file changed) once the worker is staged."""
+    (project_copy / "src/afenv_bench/CHANGED").write_text("forces a new content hash\n")
+    before = {c.id for c in client.containers.list(all=True)}
+    tags_before = _afenv_tags(client)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "afenv.cli",
+            "--project",
+            str(project_copy),
+            "build",
+            "cms",
+            "--no-validate",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        staged: list = []
+        while time.monotonic() < deadline and not staged and process.poll() is None:
+            staged = client.images.list(name="afenv-staging/cms-worker")
+            time.sleep(0.2)
+        assert staged, "the worker was never staged"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("afenv: error: build interrupted")
+    assert client.images.list(name="afenv-staging/*") == []
+    assert _afenv_tags(client) == tags_before  # neither new hash tags nor staging names
+    assert {c.id for c in client.containers.list(all=True)} <= before
