@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Prepare this checkout on a Debian host: a Docker engine, and .venv with afenv and its tests.
+# Prepare this checkout on a Debian host: a Docker engine, an XRootD server (for the root:// test),
+# and .venv with afenv and its tests.
 # Idempotent; run by scripts/afenv and scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
+
+# tests/bench/test_xrootd.py serves its inputs from a real XRootD server on loopback.
+if ! command -v xrootd >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        xrootd-server xrootd-client >/dev/null
+fi
 
 python=${PYTHON:-python3}
 if ! command -v uv >/dev/null 2>&1; then

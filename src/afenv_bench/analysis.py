@@ -322,7 +322,7 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float):
         n_workers = workers or os.cpu_count() or 1
         with (
             LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,
             Client(cluster) as client,
         ):

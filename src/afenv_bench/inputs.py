@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from afenv_bench import _root
 from afenv_bench.errors import InputError
@@ -65,7 +66,7 @@ def resolve(arguments: list[str], tree: str = DEFAULT_TREE) -> Dataset:
     id_types: dict[str, str] = {}
     has_truth = True
     for name in files:
-        root_file = ROOT.TFile.Open(name, "READ")
+        root_file = _open(ROOT, name)
         if not root_file or root_file.IsZombie():
             raise InputError(
                 f"cannot open {name} — check the path or URL and that it is a ROOT file"
@@ -101,6 +102,22 @@ def resolve(arguments: list[str], tree: str = DEFAULT_TREE) -> Dataset:
         id_types=id_types,
         has_truth=has_truth,
     )
+
+
+def _open(ROOT: Any, name: str) -> Any:
+    """TFile.Open that reports failure by returning None, without ROOT's own error lines.
+
+    ROOT 6.40 raises OSError for an unopenable URL (and prints an ``Error in <…>`` line first);
+    the caller turns the failure into one line that names the input.
+    """
+    level = ROOT.gErrorIgnoreLevel
+    ROOT.gErrorIgnoreLevel = ROOT.kFatal
+    try:
+        return ROOT.TFile.Open(name, "READ")
+    except OSError:
+        return None
+    finally:
+        ROOT.gErrorIgnoreLevel = level
 
 
 def _expand(arguments: list[str]) -> list[str]:
