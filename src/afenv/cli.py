@@ -330,11 +330,11 @@ def _list(project: Project, args: argparse.Namespace) -> int:
     if not rows:
         print("no afenv images; build some with `afenv build <experiment>`")
         return 0
-    print(f"{'IMAGE':<42} {'EXPERIMENT':<10} {'ROLE':<11} {'SIZE':>8}  {'CREATED':<20} STATE")
+    print(f"{'IMAGE':<38} {'ROLE':<11} {'SIZE':>7}  {'CREATED':<20} {'STATE':<18} ALSO TAGGED")
     for row in rows:
         print(
-            f"{row['reference']:<42} {row['experiment']:<10} {row['role']:<11} "
-            f"{row['size'] / 1e9:6.2f}GB  {row['created'][:19]:<20} {row['state']}"
+            f"{row['reference']:<38} {row['role']:<11} {row['size'] / 1e9:5.2f}GB  "
+            f"{row['created'][:19]:<20} {row['state']:<18} {', '.join(row['aliases'])}"
         )
     return 0
 

@@ -14,39 +14,42 @@ __all__ = ["list_images"]
 
 
 def list_images(client: docker.DockerClient, project: Project) -> list[dict[str, Any]]:
+    """One row per built image (its content-hash tag), with its other tags as aliases."""
     state = State(project.root / ".afenv").load()
     promoted = {ref for refs in state["promoted"].values() for ref in refs}
     rows = []
     for image in client.images.list(filters={"label": f"{MANAGED}=true"}):
         labels = image.labels
         role = labels.get("io.afenv.role", "")
-        if role not in {"worker", "singleuser"}:
+        content_hash = labels.get("io.afenv.content-hash", "")
+        repository = f"afenv/{labels.get('io.afenv.experiment', '')}-{role}"
+        reference = f"{repository}:{content_hash}"
+        # Variants built FROM an afenv image inherit its labels but not its content-hash tag.
+        if role not in {"worker", "singleuser"} or reference not in image.tags:
             continue
-        for reference in image.tags:
-            if reference.startswith("afenv-staging/"):
-                continue
-            info = state["images"].get(reference, {})
-            validated = info.get("validation", {}).get("passed")
-            if reference in promoted:
-                status = "promoted"
-            elif validated is True:
-                status = "validated"
-            elif validated is False:
-                status = "failed validation"
-            else:
-                status = "built"
-            rows.append(
-                {
-                    "reference": reference,
-                    "experiment": labels.get("io.afenv.experiment", ""),
-                    "role": role,
-                    "hash": labels.get("io.afenv.content-hash", ""),
-                    "size": int(image.attrs["Size"]),
-                    "created": image.attrs.get("Created", ""),
-                    "state": status,
-                }
-            )
-    rows.sort(key=lambda r: (r["experiment"], r["role"], r["created"]), reverse=False)
+        info = state["images"].get(reference, {})
+        validated = info.get("validation", {}).get("passed")
+        if reference in promoted:
+            status = "promoted"
+        elif validated is True:
+            status = "validated"
+        elif validated is False:
+            status = "failed validation"
+        else:
+            status = "built"
+        rows.append(
+            {
+                "reference": reference,
+                "experiment": labels.get("io.afenv.experiment", ""),
+                "role": role,
+                "hash": content_hash,
+                "aliases": sorted(t.split(":", 1)[1] for t in image.tags if t != reference),
+                "size": int(image.attrs["Size"]),
+                "created": image.attrs.get("Created", ""),
+                "state": status,
+            }
+        )
+    rows.sort(key=lambda r: (r["experiment"], r["role"], r["created"]))
     return rows
 
 

@@ -425,9 +425,19 @@ def promote(project_root: Path, result: ValidationResult, client: docker.DockerC
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "report": str(result.report_dir / "summary.json"),
     }
+    if pair.experiment is None:
+        # A pair named by the user says nothing about either image alone (the mismatch may be
+        # the other one's): keep the result under the pair, not under its images.
+        data = store.load()
+        data.setdefault("pairs", {})[pair.key] = record | {
+            "worker": pair.worker,
+            "singleuser": pair.singleuser,
+        }
+        store.save(data)
+        return []
     for reference in (pair.worker, pair.singleuser):
         store.record_image(reference, validation=record)
-    if not result.passed or pair.experiment is None:
+    if not result.passed:
         return []
     today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
     promoted = []
