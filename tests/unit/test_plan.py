@@ -116,10 +116,14 @@ def test_content_hash_follows_its_inputs(project_copy: Path) -> None:
     assert singleuser3.content_hash != singleuser2.content_hash
 
 
-def test_core_layer_inputs_are_identical_across_experiments(project_copy: Path) -> None:
-    def core_part(experiment: str) -> tuple[str, list[tuple[str, str]]]:
+def test_base_and_core_layers_are_identical_across_experiments(project_copy: Path) -> None:
+    """Layers 1-2 must hit the same build cache for every experiment (the same bytes)."""
+
+    def shared_part(experiment: str) -> tuple[str, list[tuple[str, str]]]:
         worker = _plan(project_copy, experiment).images[0]
-        head = worker.dockerfile.split("FROM base-os AS core-build", 1)[1].split("\nFROM ", 1)[0]
+        # Everything before the first experiment-specific stage: base-os and core-build.
+        head = worker.dockerfile.split("FROM core-build AS experiment-build", 1)[0]
+        head = head.split("\n", 2)[2]  # the title line names the experiment
         files = sorted(
             (f.path, f.sha256)
             for f in worker.files
@@ -127,7 +131,7 @@ def test_core_layer_inputs_are_identical_across_experiments(project_copy: Path) 
         )
         return head, files
 
-    assert core_part("cms") == core_part("atlas") == core_part("fcc")
+    assert shared_part("cms") == shared_part("atlas") == shared_part("fcc")
 
 
 def test_context_tar_is_deterministic(tmp_path: Path) -> None:
