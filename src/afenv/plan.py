@@ -245,6 +245,7 @@ def make_plan(
         "cvmfs": sorted(experiment.cvmfs),
         "experiment": experiment.name,
         "env": [list(pair) for pair in experiment.env],
+        "grid": bool(grid),
     }
     worker = _image_plan(
         project,

@@ -173,3 +173,18 @@ def test_no_secret_or_host_trust_enters_a_build_context(project_copy: Path) -> N
         text = image.dockerfile.lower()
         for word in ("http_proxy", "https_proxy", "ssl_cert_file", "pip_cert", "--cert", "token"):
             assert word not in text, (image.name, word)
+
+
+@pytest.mark.parametrize("experiment", ["atlas", "cms", "fcc"])
+def test_every_copy_source_is_in_the_context(project_copy: Path, experiment: str) -> None:
+    """A COPY of something the context lacks fails only at build time: catch it here."""
+    for image in _plan(project_copy, experiment).images:
+        paths = [f.path for f in image.files]
+        for line in image.dockerfile.splitlines():
+            words = line.split()
+            if words[:1] != ["COPY"] or words[1].startswith("--from="):
+                continue
+            source = words[1]
+            assert any(p == source or p.startswith(source.rstrip("/") + "/") for p in paths), (
+                f"{image.name}: {line}"
+            )
