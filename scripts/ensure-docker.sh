@@ -38,6 +38,8 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 if ! pgrep -x dockerd >/dev/null 2>&1; then
+    # A dockerd killed outright (end of a session) leaves its pid file, and a new one refuses it.
+    rm -f /var/run/docker.pid
     log "starting dockerd"
     nohup dockerd --containerd=/run/containerd/containerd.sock >"$logdir/dockerd.log" 2>&1 &
 fi
