@@ -91,8 +91,26 @@ def _older_toolz_wheel(target: Path) -> Path:
     return path
 
 
+def _build_variant(
+    client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, tuple[bytes, int]]
+) -> str:
+    """Build a labelled test image from a Dockerfile and a few files; returns its ID."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, (data, mode) in {"Dockerfile": (dockerfile.encode(), 0o644), **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = client.images.build(
+        fileobj=context, custom_context=True, tag=tag, labels=LABELS, rm=True, forcerm=True
+    )
+    return str(image.id)
+
+
 @pytest.fixture
 def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: ignore[no-untyped-def]
+    tag = "afenv-test/cms-worker-old-toolz:test"
     with tempfile.TemporaryDirectory() as tmp:
         wheel = _older_toolz_wheel(Path(tmp))
         dockerfile = (
@@ -100,26 +118,11 @@ def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: 
             f"RUN /opt/afenv/venv/bin/pip install --quiet --no-index --no-deps /tmp/{wheel.name} "
             f"&& rm /tmp/{wheel.name}\nUSER 1000:100\n"
         )
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            for name, data in (
-                ("Dockerfile", dockerfile.encode()),
-                (wheel.name, wheel.read_bytes()),
-            ):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        context.seek(0)
-        image, _ = client.images.build(
-            fileobj=context,
-            custom_context=True,
-            tag="afenv-test/cms-worker-old-toolz:test",
-            labels=LABELS,
-            rm=True,
-            forcerm=True,
+        image_id = _build_variant(
+            client, tag, dockerfile, {wheel.name: (wheel.read_bytes(), 0o644)}
         )
-    yield "afenv-test/cms-worker-old-toolz:test"
-    client.images.remove(image.id, force=True)
+    yield tag
+    client.images.remove(image_id, force=True)
 
 
 def test_mismatched_pair_fails_and_promoted_tags_stay(
@@ -200,26 +203,11 @@ def broken_worker(client: docker.DockerClient, cms_images) -> str:  # type: igno
         "RUN mv /opt/afenv/venv/bin/dask /opt/afenv/venv/bin/dask-real\n"
         "COPY dask /opt/afenv/venv/bin/dask\nUSER 1000:100\n"
     )
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data, mode in (
-            ("Dockerfile", dockerfile.encode(), 0o644),
-            ("dask", wrapper.encode(), 0o755),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    image, _ = client.images.build(
-        fileobj=context,
-        custom_context=True,
-        tag="afenv-test/cms-worker-broken:test",
-        labels=LABELS,
-        rm=True,
-        forcerm=True,
+    image_id = _build_variant(
+        client, "afenv-test/cms-worker-broken:test", dockerfile, {"dask": (wrapper.encode(), 0o755)}
     )
     yield "afenv-test/cms-worker-broken:test"
-    client.images.remove(image.id, force=True)
+    client.images.remove(image_id, force=True)
 
 
 def test_worker_that_never_registers_is_named_with_its_log(cms_images, broken_worker: str) -> None:

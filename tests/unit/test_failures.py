@@ -52,10 +52,15 @@ def test_download_verifies_the_hash(file_server: tuple[str, Path], tmp_path: Pat
     assert list(other.parent.iterdir()) == []  # no partial or wrong file is kept
 
 
-def test_unreachable_index_is_one_error(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
+def _closed_port() -> int:
+    """A loopback port nobody listens on (bound for a moment, then released)."""
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def test_unreachable_index_is_one_error(tmp_path: Path) -> None:
+    port = _closed_port()
     target = tmp_path / "x.whl"
     with pytest.raises(
         FetchError, match=rf"cannot download x.whl from http://127.0.0.1:{port}/x.whl"
@@ -65,9 +70,7 @@ def test_unreachable_index_is_one_error(tmp_path: Path) -> None:
 
 
 def test_no_docker_engine_says_how_to_start_one() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _closed_port()
     result = subprocess.run(
         [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), "list"],
         capture_output=True,
