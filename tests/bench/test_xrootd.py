@@ -97,15 +97,7 @@ def xrootd_urls(ds_files) -> Iterator[list[str]]:
                 server.wait()
 
 
-# Distributed RDataFrame (ROOT 6.40) keys each task's samples by "<input name>/<tree>", but the
-# worker sees a root:// file by its path alone: "Full sample identifier … cannot be found".
-DASK_URLS_FAIL = pytest.mark.xfail(
-    strict=True, raises=RuntimeError, reason="distributed RDataFrame loses the root:// prefix"
-)
-MODES = ["local", "legacy", pytest.param("dask", marks=[pytest.mark.dask, DASK_URLS_FAIL])]
-
-
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ["local", "legacy"])
 def test_root_urls_match_local_paths(xrootd_urls, run_mode, mode, tmp_path):
     inputs = ["--input", *xrootd_urls, "--mode", mode, "--threads", "2"]
     assert main(["ds", "run", *inputs, "--report", str(tmp_path)]) == 0
@@ -113,6 +105,41 @@ def test_root_urls_match_local_paths(xrootd_urls, run_mode, mode, tmp_path):
     local = run_mode(mode).report
     assert remote["settings"]["inputs"] == xrootd_urls
     assert remote["events"] == local["events"] > 0
+    assert remote["cutflow"] == local["cutflow"]
+    assert remote["histogram"] == local["histogram"]
+
+
+# Distributed RDataFrame (ROOT 6.40) keys each task's samples by "<input name>/<tree>", but the
+# worker sees a root:// file by its path alone: "Full sample identifier … cannot be found"; in
+# some runs ROOT crashes outright. A separate process keeps such a crash out of pytest, and
+# strict xfail turns into a failure the day ROOT fixes it, so that this test gets updated.
+@pytest.mark.dask
+@pytest.mark.xfail(strict=True, reason="ROOT 6.40 distributed RDataFrame loses the root:// prefix")
+def test_root_urls_in_dask_mode(xrootd_urls, run_mode, tmp_path):
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "afenv_bench",
+            "ds",
+            "run",
+            "--input",
+            *xrootd_urls,
+            "--mode",
+            "dask",
+            "--threads",
+            "2",
+            "--report",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    remote = json.loads((tmp_path / "report.json").read_text())
+    local = run_mode("dask").report
     assert remote["cutflow"] == local["cutflow"]
     assert remote["histogram"] == local["histogram"]
 
