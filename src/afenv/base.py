@@ -24,7 +24,9 @@ from afenv.config import DebianSpec
 from afenv.errors import BuildError
 from afenv.labels import MANAGED, afenv_labels
 
-__all__ = ["BaseImage", "bootstrap_repository", "ensure_base"]
+__all__ = ["BOOTSTRAP_REPOSITORY", "BaseImage", "ensure_base"]
+
+BOOTSTRAP_REPOSITORY = "afenv/debian"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,13 +36,9 @@ class BaseImage:
     origin: str  # "local", "pulled" or "bootstrapped"
 
 
-def bootstrap_repository(suite: str) -> str:
-    return "afenv/debian"
-
-
 def _dated_tag(image: Image, suite: str) -> str | None:
     """The image's dated tag (``afenv/debian:trixie-20261124``): a stable name to build FROM."""
-    prefix = f"afenv/debian:{suite}-"
+    prefix = f"{BOOTSTRAP_REPOSITORY}:{suite}-"
     dated = sorted(t for t in image.tags if t.startswith(prefix))
     return dated[-1] if dated else None
 
@@ -100,7 +98,7 @@ def _bootstrap(
             f"run scripts/ensure-docker.sh (installs it) or `apt-get install debootstrap`"
         )
     today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
-    repository = bootstrap_repository(spec.suite)
+    repository = BOOTSTRAP_REPOSITORY
     tag = f"{spec.suite}-{today}"
     with tempfile.TemporaryDirectory(prefix="afenv-debootstrap-") as tmp:
         rootfs = Path(tmp) / "rootfs"

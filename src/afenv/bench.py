@@ -17,16 +17,10 @@ import docker
 from afenv import benchrun
 from afenv.cluster import cluster
 from afenv.config import BenchmarkSpec
-from afenv.errors import AfenvError
+from afenv.errors import BenchmarkFailed
 from afenv.ui import UI
 
 __all__ = ["run_benchmark", "table"]
-
-
-class BenchmarkFailed(AfenvError):
-    """A benchmark mode failed, or modes disagreed."""
-
-    exit_code = 8
 
 
 def run_benchmark(

@@ -192,7 +192,7 @@ def _build(project: Project, args: argparse.Namespace, env: dict[str, str], ui: 
 
 
 def _validate(project: Project, args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
-    from afenv.build import docker_client, load_locks
+    from afenv.build import docker_client
     from afenv.errors import ConfigError
     from afenv.validate import pair_from_images
 
@@ -211,7 +211,6 @@ def _validate(project: Project, args: argparse.Namespace, env: dict[str, str], u
     from afenv.build import prepare_plan
 
     experiment = project.experiment(args.experiment)
-    load_locks(project, experiment)
     plan = prepare_plan(project, experiment, client=client, env=env, ui=ui, cache=_cache_dir(env))
     references = {image.role: image.reference for image in plan.images}
     return _validate_pair(project, args, client, ui, references, experiment.name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AfenvError",
+    "BenchmarkFailed",
     "BuildError",
     "ConfigError",
     "DockerUnavailable",
@@ -66,6 +67,12 @@ class ValidationFailed(AfenvError):
     """An image pair did not pass validation."""
 
     exit_code = 7
+
+
+class BenchmarkFailed(AfenvError):
+    """A benchmark mode failed, or modes disagreed."""
+
+    exit_code = 8
 
 
 class Interrupted(AfenvError):

@@ -58,7 +58,6 @@ class ImagePlan:
     files: tuple[ContextFile, ...]
     layers: tuple[Layer, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
-    python_manifest: tuple[Mapping[str, str], ...] = ()
 
     @property
     def reference(self) -> str:
@@ -189,7 +188,6 @@ def _image_plan(
         files=tuple(files),
         layers=layers,
         labels=labels,
-        python_manifest=tuple(manifest),
     )
 
 

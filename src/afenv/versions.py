@@ -22,6 +22,10 @@ class Disagreement:
     workers: tuple[str | None, ...]  # one per worker, in worker-name order
 
 
+def _all_names(client: Packages, scheduler: Packages, workers: Mapping[str, Packages]) -> list[str]:
+    return sorted(set(client) | set(scheduler) | {n for w in workers.values() for n in w})
+
+
 def _versions_differ(values: list[str | None]) -> bool:
     present = {v for v in values if v is not None}
     return len(present) > 1
@@ -35,7 +39,7 @@ def compare(
     A package present on one side only is not a disagreement (the notebook has JupyterLab, the
     workers do not); one present on both sides with two versions is.
     """
-    names = sorted(set(client) | set(scheduler) | {n for w in workers.values() for n in w})
+    names = _all_names(client, scheduler, workers)
     worker_names = sorted(workers)
     rows = []
     for name in names:
@@ -57,7 +61,7 @@ def version_rows(
     client: Packages, scheduler: Packages, workers: Mapping[str, Packages]
 ) -> dict[str, dict[str, object]]:
     """Per package: the client, scheduler and per-worker versions (for summary.json)."""
-    names = sorted(set(client) | set(scheduler) | {n for w in workers.values() for n in w})
+    names = _all_names(client, scheduler, workers)
     return {
         name: {
             "client": client.get(name),

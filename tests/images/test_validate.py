@@ -11,7 +11,9 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -153,6 +155,22 @@ def test_mismatched_pair_fails_and_promoted_tags_stay(
     assert not client.images.list(name=f"{mismatched_worker.split(':')[0]}:latest")
 
 
+def _poll_while_running(
+    process: subprocess.Popen[str],
+    probe: Callable[[], list[Any]],
+    *,
+    done: Callable[[list[Any]], bool],
+    seconds: float,
+) -> list[Any]:
+    """Poll ``probe`` (a condition, not a delay) until ``done``, the process ends, or timeout."""
+    deadline = time.monotonic() + seconds
+    found = probe()
+    while not done(found) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        found = probe()
+    return found
+
+
 def _afenv_objects(client: docker.DockerClient) -> list[str]:
     selector = {"label": "io.afenv.managed=true"}
     return (
@@ -173,12 +191,12 @@ def test_interrupted_validation_leaves_nothing_behind(
         text=True,
     )
     try:
-        # Wait for the condition "the cluster is up", polling; give up after two minutes.
-        deadline = time.monotonic() + 120
-        running: list = []
-        while time.monotonic() < deadline and len(running) < 4 and process.poll() is None:
-            running = client.containers.list(filters={"label": "io.afenv.purpose=validate"})
-            time.sleep(0.2)
+        running = _poll_while_running(
+            process,
+            lambda: client.containers.list(filters={"label": "io.afenv.purpose=validate"}),
+            done=lambda found: len(found) >= 4,
+            seconds=120,
+        )
         assert len(running) >= 4, "the validation cluster never came up"
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=180)
@@ -261,11 +279,12 @@ def test_interrupted_build_tags_nothing(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 600
-        staged: list = []
-        while time.monotonic() < deadline and not staged and process.poll() is None:
-            staged = client.images.list(name="afenv-staging/cms-worker")
-            time.sleep(0.2)
+        staged = _poll_while_running(
+            process,
+            lambda: client.images.list(name="afenv-staging/cms-worker"),
+            done=bool,
+            seconds=600,
+        )
         assert staged, "the worker was never staged"
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=300)
