@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,25 @@ CPP_DIR = Path(str(resources.files("afenv_bench") / "cpp"))
 SELECTION_HEADER = CPP_DIR / "ds_selection.h"
 WRITER_HEADER = CPP_DIR / "ds_writer.h"
 LEGACY_SOURCE = CPP_DIR / "ds_legacy.C"
+
+_XROOTD_URL = re.compile(r"^x?roots?://", re.IGNORECASE)
+
+# ROOT opens a root:// URL whose host is this machine as a plain local file when the path is
+# readable here (TFile::GetType's locality shortcut), and then names the file by its path alone.
+# Distributed RDataFrame (6.40) keys each task's samples by "<URL>/<tree>" and looks them up by
+# "<file name>/<tree>", so a worker on the XRootD server's host fails with "Full sample identifier
+# '/path/f.root/Tree3Mu/ntuple' cannot be found". TFile.ForceRemote turns the shortcut off: every
+# process reads a root:// URL through the server, as the URL says. DistributeCppCode declares this
+# in every worker process (and here) once; declaring it runs the initialiser.
+_FORCE_REMOTE_CODE = """
+#include "TEnv.h"
+namespace afenv_bench_io {
+inline const bool xrootd_force_remote = [] {
+   gEnv->SetValue("TFile.ForceRemote", 1);
+   return true;
+}();
+}
+"""
 
 
 @functools.cache
@@ -42,3 +62,15 @@ def declare_header(path: Path) -> None:
         raise AnalysisError(
             f"cling cannot compile {path} — check the ROOT installation (g++/headers)"
         )
+
+
+def is_xrootd_url(name: str) -> bool:
+    return bool(_XROOTD_URL.match(name))
+
+
+def distribute_xrootd_remote_reads() -> None:
+    """Make distributed RDataFrame read root:// URLs through the server on every worker.
+
+    Needed only when inputs are root:// URLs; see ``_FORCE_REMOTE_CODE`` for why.
+    """
+    root().RDF.Distributed.DistributeCppCode(_FORCE_REMOTE_CODE)

@@ -2,7 +2,8 @@
 
 * ``local``: RDataFrame with implicit multithreading;
 * ``dask``: distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``), the C++ helper
-  header shipped to the workers with ``ROOT.RDF.Distributed.DistributeHeaders``;
+  header shipped to the workers with ``ROOT.RDF.Distributed.DistributeHeaders`` (and, for
+  ``root://`` inputs, ROOT's locality shortcut turned off there: see ``_root``);
 * ``legacy``: the compiled single-threaded TTreeReader loop of ``cpp/ds_legacy.C``.
 
 All three evaluate ``cpp/ds_selection.h``. The cutflow is read from one per-event number, the
@@ -276,6 +277,8 @@ def run_on_client(
 
     ROOT = _root.root()
     ROOT.RDF.Distributed.DistributeHeaders([str(_root.SELECTION_HEADER)])
+    if any(_root.is_xrootd_url(name) for name in dataset.files):
+        _root.distribute_xrootd_remote_reads()
     cores = max(1, sum(client.nthreads().values()))
     partitions = npartitions or max(2 * cores, len(dataset.files))
     snapshot = harvesting.scratch_path("ds-selected") if harvest is not None else None

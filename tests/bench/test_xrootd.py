@@ -2,7 +2,8 @@
 
 The server is Debian's ``xrootd`` on loopback (packages xrootd-server and xrootd-client, installed
 by scripts/setup.sh); ROOT's own XRootD client (``TNetXNGFile``) reads from it. Each mode's
-cutflow and histogram must equal those of the same files read from local paths.
+cutflow and histogram must equal those of the same files read from local paths. URLs naming this
+host's own address are a case of their own: ROOT opens them as local files.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ pytestmark = pytest.mark.root
 # xrootd refuses to run as root; with -R it drops to this user, which the Debian package creates.
 SERVER_USER = "xrootd"
 STARTUP_S = 30.0
+# Both are this machine's loopback. ROOT treats a root:// URL as local (and opens the file
+# directly, bypassing the server) when its host resolves to this host's name or address, which
+# 127.0.0.1 does and 127.0.0.2 does not.
+REMOTE_HOST = "127.0.0.2"
+SAME_HOST = "127.0.0.1"
 
 
 def _free_port() -> int:
@@ -51,8 +57,8 @@ def _wait_for_port(port: int, server: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def xrootd_urls(ds_files) -> Iterator[list[str]]:
-    """``root://127.0.0.1:PORT//…`` URLs of copies of ``ds_files``, served until the module ends."""
+def xrootd_port(ds_files) -> Iterator[tuple[int, list[Path]]]:
+    """A real xrootd serving copies of ``ds_files``; yields its port and the served paths."""
     executable = shutil.which("xrootd")
     if executable is None:
         pytest.fail("xrootd is not installed — run scripts/setup.sh (Debian: xrootd-server)")
@@ -67,9 +73,11 @@ def xrootd_urls(ds_files) -> Iterator[list[str]]:
         admin.mkdir()
         if as_root:
             shutil.chown(admin, user=SERVER_USER)
+        served = []
         for path in ds_files:
             (exported / path.name).write_bytes(path.read_bytes())
             (exported / path.name).chmod(0o644)
+            served.append(exported / path.name)
         port = _free_port()
         config = base / "xrootd.cfg"
         config.write_text(
@@ -87,7 +95,7 @@ def xrootd_urls(ds_files) -> Iterator[list[str]]:
             server = subprocess.Popen(command, cwd=admin, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             _wait_for_port(port, server, log)
-            yield [f"root://127.0.0.1:{port}/{exported / path.name}" for path in ds_files]
+            yield port, served
         finally:
             server.terminate()
             try:
@@ -97,7 +105,43 @@ def xrootd_urls(ds_files) -> Iterator[list[str]]:
                 server.wait()
 
 
-@pytest.mark.parametrize("mode", ["local", "legacy"])
+@pytest.fixture(scope="module")
+def xrootd_urls(xrootd_port) -> list[str]:
+    """URLs of a server ROOT sees as remote: every byte is read through XRootD."""
+    port, served = xrootd_port
+    return [f"root://{REMOTE_HOST}:{port}/{path}" for path in served]
+
+
+@pytest.fixture(scope="module")
+def same_host_urls(xrootd_port) -> list[str]:
+    """URLs naming this host: ROOT opens them as local files unless told otherwise."""
+    port, served = xrootd_port
+    return [f"root://{SAME_HOST}:{port}/{path}" for path in served]
+
+
+def _opened_as(url: str) -> str:
+    """The protocol ROOT really uses for ``url`` in a fresh process (default settings)."""
+    probe = (
+        "import sys, ROOT; f = ROOT.TFile.Open(sys.argv[1]);"
+        " print(f.GetEndpointUrl().GetProtocol() if f else 'unopened')"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-W", "ignore::UserWarning:ROOT", "-c", probe, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return finished.stdout.strip()
+
+
+def test_remote_urls_go_through_the_server(xrootd_urls, same_host_urls):
+    # The premise of the tests below: without it, "root://" tests would read local files.
+    assert _opened_as(xrootd_urls[0]) == "root"
+    assert _opened_as(same_host_urls[0]) == "file"
+
+
+@pytest.mark.parametrize("mode", ["local", "legacy", pytest.param("dask", marks=pytest.mark.dask)])
 def test_root_urls_match_local_paths(xrootd_urls, run_mode, mode, tmp_path):
     inputs = ["--input", *xrootd_urls, "--mode", mode, "--threads", "2"]
     assert main(["ds", "run", *inputs, "--report", str(tmp_path)]) == 0
@@ -109,13 +153,12 @@ def test_root_urls_match_local_paths(xrootd_urls, run_mode, mode, tmp_path):
     assert remote["histogram"] == local["histogram"]
 
 
-# Distributed RDataFrame (ROOT 6.40) keys each task's samples by "<input name>/<tree>", but the
-# worker sees a root:// file by its path alone: "Full sample identifier … cannot be found"; in
-# some runs ROOT crashes outright. A separate process keeps such a crash out of pytest, and
-# strict xfail turns into a failure the day ROOT fixes it, so that this test gets updated.
+# A worker on the server's host would open these URLs as local files named by their paths, which
+# ROOT 6.40's distributed RDataFrame then fails to find among its samples ("Full sample
+# identifier … cannot be found"; once a crash). afenv-bench turns that shortcut off on the
+# workers; a separate process keeps a crash, should it come back, out of pytest.
 @pytest.mark.dask
-@pytest.mark.xfail(strict=True, reason="ROOT 6.40 distributed RDataFrame loses the root:// prefix")
-def test_root_urls_in_dask_mode(xrootd_urls, run_mode, tmp_path):
+def test_same_host_urls_in_dask_mode(same_host_urls, run_mode, tmp_path):
     finished = subprocess.run(
         [
             sys.executable,
@@ -124,7 +167,7 @@ def test_root_urls_in_dask_mode(xrootd_urls, run_mode, tmp_path):
             "ds",
             "run",
             "--input",
-            *xrootd_urls,
+            *same_host_urls,
             "--mode",
             "dask",
             "--threads",
@@ -163,3 +206,21 @@ def test_unreachable_url_is_one_line(tmp_path):
     assert finished.returncode == 2, finished.stderr
     assert len(lines) == 1 and lines[0].startswith("afenv-bench: error:"), finished.stderr
     assert url in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("root://eos.cern.ch//store/f.root", True),
+        ("ROOT://host//f.root", True),
+        ("xroot://host//f.root", True),
+        ("roots://host//f.root", True),
+        ("https://host/f.root", False),
+        ("rootfiles/f.root", False),  # ROOT's own test, "^(root|xroot)", would say yes
+        ("/data/root://odd.root", False),
+    ],
+)
+def test_xrootd_urls_are_recognised(name, expected):
+    from afenv_bench import _root
+
+    assert _root.is_xrootd_url(name) is expected
