@@ -7,6 +7,7 @@ just reports them).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,15 @@ def generate(state: Cluster, image: str, spec: BenchmarkSpec) -> ExecResult:
     )
 
 
-def run_mode(state: Cluster, container: Any, mode: str, report_dir: Path) -> ModeOutcome:
-    """Run one mode in ``container``; its report lands in ``report_dir/<label>/``."""
+def run_mode(
+    state: Cluster,
+    container: Any,
+    mode: str,
+    report_dir: Path,
+    inputs: Sequence[str] = (INPUT_GLOB,),
+) -> ModeOutcome:
+    """Run one mode in ``container`` over ``inputs`` (paths, globs or root:// URLs as the
+    container sees them); its report lands in ``report_dir/<label>/``."""
     label = LABELS[mode]
     inside = f"/tmp/afenv-report/{label}"
     extra = {
@@ -69,7 +77,7 @@ def run_mode(state: Cluster, container: Any, mode: str, report_dir: Path) -> Mod
             "ds",
             "run",
             "--input",
-            INPUT_GLOB,
+            *inputs,
             "--mode",
             mode,
             *extra,

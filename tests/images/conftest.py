@@ -7,9 +7,11 @@ when the test fails; the session ends by checking that nothing afenv-labelled is
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +82,20 @@ def run(
     finally:
         container.remove(force=True)
     return Result(status["StatusCode"], stdout, stderr)
+
+
+def build_test_image(
+    client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, tuple[bytes, int]]
+) -> str:
+    """Build a labelled test image from a Dockerfile and a few files; returns its ID."""
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, (data, mode) in {"Dockerfile": (dockerfile.encode(), 0o644), **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = client.images.build(
+        fileobj=context, custom_context=True, tag=tag, labels=LABELS, rm=True, forcerm=True
+    )
+    return str(image.id)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
@@ -20,7 +18,7 @@ import pytest
 
 from afenv.hostnet import download
 
-from .conftest import LABELS, ROOT, afenv
+from .conftest import ROOT, afenv, build_test_image
 
 pytestmark = pytest.mark.docker
 
@@ -93,23 +91,6 @@ def _older_toolz_wheel(target: Path) -> Path:
     return path
 
 
-def _build_variant(
-    client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, tuple[bytes, int]]
-) -> str:
-    """Build a labelled test image from a Dockerfile and a few files; returns its ID."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, (data, mode) in {"Dockerfile": (dockerfile.encode(), 0o644), **files}.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    image, _ = client.images.build(
-        fileobj=context, custom_context=True, tag=tag, labels=LABELS, rm=True, forcerm=True
-    )
-    return str(image.id)
-
-
 @pytest.fixture
 def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: ignore[no-untyped-def]
     tag = "afenv-test/cms-worker-old-toolz:test"
@@ -120,7 +101,7 @@ def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: 
             f"RUN /opt/afenv/venv/bin/pip install --quiet --no-index --no-deps /tmp/{wheel.name} "
             f"&& rm /tmp/{wheel.name}\nUSER 1000:100\n"
         )
-        image_id = _build_variant(
+        image_id = build_test_image(
             client, tag, dockerfile, {wheel.name: (wheel.read_bytes(), 0o644)}
         )
     yield tag
@@ -221,7 +202,7 @@ def broken_worker(client: docker.DockerClient, cms_images) -> str:  # type: igno
         "RUN mv /opt/afenv/venv/bin/dask /opt/afenv/venv/bin/dask-real\n"
         "COPY dask /opt/afenv/venv/bin/dask\nUSER 1000:100\n"
     )
-    image_id = _build_variant(
+    image_id = build_test_image(
         client, "afenv-test/cms-worker-broken:test", dockerfile, {"dask": (wrapper.encode(), 0o755)}
     )
     yield "afenv-test/cms-worker-broken:test"

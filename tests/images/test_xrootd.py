@@ -1,0 +1,135 @@
+"""root:// across containers, as on a facility: the built cms pair reads the benchmark sample
+from an XRootD server in a container of its own (the storage), over the cluster's network.
+
+The distributed run (client in the singleuser image, two workers from the worker image) over
+root:// URLs must give the cutflow and histogram of the same files read as local paths.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from afenv import benchrun
+from afenv.cluster import DATA, Cluster, cluster
+from afenv.config import BenchmarkSpec
+
+from .conftest import build_test_image
+
+pytestmark = pytest.mark.docker
+
+SPEC = BenchmarkSpec(events=20_000, files=2, seed=5)
+XROOTD_PORT = 1094
+TIMEOUT = 900
+CmsImages = dict[str, dict[str, Any]]
+
+# Waits until the server accepts connections, from where the clients are; bounded, no sleep.
+_CONNECTS = """
+import socket, sys, time
+deadline = time.monotonic() + 60
+while True:
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(f"nothing listens on {sys.argv[1]}:{sys.argv[2]}")
+        time.sleep(0.1)
+"""
+_OPENED_AS = (
+    "import sys, ROOT; f = ROOT.TFile.Open(sys.argv[1]);"
+    " print(f.GetEndpointUrl().GetProtocol() if f else 'unopened')"
+)
+
+
+@pytest.fixture(scope="module")
+def xrootd_image(client: docker.DockerClient, cms_images: CmsImages) -> Iterator[str]:
+    """The cms worker image plus Debian's xrootd-server (from the mirror the image already uses)."""
+    tag = "afenv-test/xrootd:test"
+    dockerfile = (
+        f"FROM {cms_images['worker']['reference']}\nUSER root\n"
+        "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends xrootd-server"
+        " >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+        "USER xrootd\n"
+    )
+    image_id = build_test_image(client, tag, dockerfile, {})
+    yield tag
+    client.images.remove(image_id, force=True)
+
+
+def _start_storage(state: Cluster, image: str) -> str:
+    """An xrootd exporting the sample read-only; returns the host name the cluster reaches it by."""
+    name = f"afenv-{state.run_id}-storage"
+    config = (
+        f"xrd.port {XROOTD_PORT}\\nall.export {DATA}/ds r/o\\n"
+        "all.adminpath /tmp/xrootd\\nall.pidpath /tmp/xrootd\\n"
+    )
+    server = state.client.containers.run(
+        image,
+        [
+            "timeout",
+            str(TIMEOUT),
+            "sh",
+            "-c",
+            f"mkdir -p /tmp/xrootd && cd /tmp/xrootd && printf '{config}' > xrootd.cfg"
+            " && exec xrootd -c xrootd.cfg -n afenv-storage",
+        ],
+        detach=True,
+        name=name,
+        labels=state.labels,
+        network=state.network,
+        volumes={state.volume: {"bind": DATA, "mode": "ro"}},
+    )
+    state.extra.append(server)
+    assert state.notebook is not None
+    ready = state.exec(
+        state.notebook, ["python3", "-c", _CONNECTS, name, str(XROOTD_PORT)], timeout=120
+    )
+    assert ready.exit_code == 0, ready.stderr + state.log_tail(server)
+    return name
+
+
+def test_distributed_run_reads_root_urls_from_a_storage_container(
+    client: docker.DockerClient, cms_images: CmsImages, xrootd_image: str, tmp_path: Path
+) -> None:
+    worker = cms_images["worker"]["reference"]
+    with cluster(
+        client,
+        worker_image=worker,
+        singleuser_image=cms_images["singleuser"]["reference"],
+        workers=2,
+        logs=tmp_path / "logs",
+        purpose="test",
+    ) as state:
+        generated = benchrun.generate(state, worker, SPEC)
+        assert generated.exit_code == 0, generated.stderr[-2000:]
+        host = _start_storage(state, xrootd_image)
+        urls = [
+            f"root://{host}:{XROOTD_PORT}/{DATA}/ds/ds_{index:03d}.root"
+            for index in range(SPEC.files)
+        ]
+        # The premise: a worker reads these through the server, not from its own /data mount.
+        opened = state.exec(
+            state.workers[0],
+            ["python3", "-W", "ignore::UserWarning:ROOT", "-c", _OPENED_AS, urls[0]],
+            timeout=120,
+        )
+        assert opened.stdout.strip() == "root", opened.stderr[-2000:]
+
+        assert state.notebook is not None
+        remote = benchrun.run_mode(state, state.notebook, "dask", tmp_path / "urls", urls)
+        assert remote.report is not None, remote.problem
+        local = benchrun.run_mode(state, state.workers[0], "local", tmp_path / "paths")
+        assert local.report is not None, local.problem
+
+    assert remote.report["settings"]["inputs"] == urls
+    assert remote.report["events"] == local.report["events"] == SPEC.events
+    assert remote.report["cutflow"] == local.report["cutflow"]
+    assert remote.report["histogram"] == local.report["histogram"]
+    saved = json.loads((tmp_path / "urls" / "distributed" / "report.json").read_text())
+    assert saved["mode"] == "dask"
