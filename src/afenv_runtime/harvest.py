@@ -128,15 +128,21 @@ def _task_number(path: Path) -> int:
     return int(match.group(1)) if match else -1
 
 
-# The functions below run on the workers (client.run pickles them by reference to this module).
+# The functions below run on the workers (client.run pickles them by reference to this module),
+# all at once: workers that share a filesystem (a LocalCluster, a shared /tmp) see the same files
+# and race each other, so a file another worker removed first is not an error.
 def _read_files(paths: list[str]) -> dict[str, bytes]:
-    return {path: Path(path).read_bytes() for path in paths if Path(path).is_file()}
+    contents = {}
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            contents[path] = Path(path).read_bytes()
+    return contents
 
 
 def _remove_paths(paths: list[str]) -> int:
     removed = 0
     for path in paths:
-        if Path(path).is_file():
+        with contextlib.suppress(FileNotFoundError):
             Path(path).unlink()
             removed += 1
     return removed
