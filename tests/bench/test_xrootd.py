@@ -28,11 +28,22 @@ pytestmark = pytest.mark.root
 # xrootd refuses to run as root; with -R it drops to this user, which the Debian package creates.
 SERVER_USER = "xrootd"
 STARTUP_S = 30.0
-# Both are this machine's loopback. ROOT treats a root:// URL as local (and opens the file
-# directly, bypassing the server) when its host resolves to this host's name or address, which
-# 127.0.0.1 does and 127.0.0.2 does not.
-REMOTE_HOST = "127.0.0.2"
-SAME_HOST = "127.0.0.1"
+
+
+def _hosts() -> tuple[str, str]:
+    """(a name ROOT sees as this host, a loopback address it sees as another host).
+
+    ROOT treats a root:// URL as local, and opens the file directly instead of through the
+    server, when its host resolves to the name or address of this host's own name (TSystem::
+    IsPathLocal). The server listens on every address, so both reach it.
+    """
+    own_name = socket.gethostname()
+    own_address = socket.gethostbyname(own_name)
+    other = next(a for a in ("127.0.0.2", "127.0.0.3") if a != own_address)
+    return own_name, other
+
+
+SAME_HOST, REMOTE_HOST = _hosts()
 
 
 def _free_port() -> int:
