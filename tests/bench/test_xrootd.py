@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,97 +19,21 @@ import pytest
 
 from afenv_bench.cli import main
 
+from .. import xrootd_server
+
 pytestmark = pytest.mark.root
 
-# xrootd refuses to run as root; with -R it drops to this user, which the Debian package creates.
-SERVER_USER = "xrootd"
-STARTUP_S = 30.0
-
-
-def _hosts() -> tuple[str, str]:
-    """(a name ROOT sees as this host, a loopback address it sees as another host).
-
-    ROOT treats a root:// URL as local, and opens the file directly instead of through the
-    server, when its host resolves to the name or address of this host's own name (TSystem::
-    IsPathLocal). The server listens on every address, so both reach it.
-    """
-    own_name = socket.gethostname()
-    own_address = socket.gethostbyname(own_name)
-    other = next(a for a in ("127.0.0.2", "127.0.0.3") if a != own_address)
-    return own_name, other
-
-
-SAME_HOST, REMOTE_HOST = _hosts()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"xrootd exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(
-        f"xrootd did not listen on 127.0.0.1:{port} in {STARTUP_S:.0f} s:\n{log.read_text()}"
-    )
+SAME_HOST, REMOTE_HOST = xrootd_server.hosts()
 
 
 @pytest.fixture(scope="module")
 def xrootd_port(ds_files) -> Iterator[tuple[int, list[Path]]]:
     """A real xrootd serving copies of ``ds_files``; yields its port and the served paths."""
-    executable = shutil.which("xrootd")
-    if executable is None:
-        pytest.fail("xrootd is not installed — run scripts/setup.sh (Debian: xrootd-server)")
-    as_root = os.geteuid() == 0
-    # pytest's base temporary directory is private to us, so the server user could not read
-    # ds_files in place when it is not us: serve copies from a directory everyone may traverse.
-    with tempfile.TemporaryDirectory(prefix="afenv-xrootd-") as top:
-        base = Path(top)
-        base.chmod(0o755)
-        exported, admin = base / "data", base / "admin"
-        exported.mkdir(mode=0o755)
-        admin.mkdir()
-        if as_root:
-            shutil.chown(admin, user=SERVER_USER)
-        served = []
-        for path in ds_files:
-            (exported / path.name).write_bytes(path.read_bytes())
-            (exported / path.name).chmod(0o644)
-            served.append(exported / path.name)
-        port = _free_port()
-        config = base / "xrootd.cfg"
-        config.write_text(
-            f"xrd.port {port}\n"
-            f"all.export {exported} r/o\n"
-            f"all.adminpath {admin}\n"
-            f"all.pidpath {admin}\n"
-        )
-        log = base / "xrootd.log"
-        command = [executable, "-c", str(config), "-n", "afenv-test"]
-        if as_root:
-            command[1:1] = ["-R", SERVER_USER]
-        with log.open("wb") as log_file:
-            # The server makes its home directory under its working directory: admin is writable.
-            server = subprocess.Popen(command, cwd=admin, stdout=log_file, stderr=subprocess.STDOUT)
-        try:
-            _wait_for_port(port, server, log)
-            yield port, served
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    try:
+        with xrootd_server.serve(ds_files) as served:
+            yield served
+    except xrootd_server.ServerError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +119,7 @@ def test_same_host_urls_in_dask_mode(same_host_urls, run_mode, tmp_path):
 
 
 def test_unreachable_url_is_one_line(tmp_path):
-    url = f"root://127.0.0.1:{_free_port()}//x.root"
+    url = f"root://127.0.0.1:{xrootd_server.free_port()}//x.root"
     # No XRD_* settings: afenv-bench's own defaults must fail fast (XRootD's retry for minutes).
     environment = {k: v for k, v in os.environ.items() if not k.startswith("XRD_")}
     # ROOT's "alpha stage" UserWarning would be a second line on stderr.
