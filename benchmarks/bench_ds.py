@@ -50,7 +50,6 @@ def main() -> int:
 
 def measure(work: Path, *, events: int, files: int, repeats: int) -> dict:
     from afenv_bench.generator import generate
-    from afenv_bench.report import cpu_model
 
     summary = generate(work / "input", events=events, files=files, seed=2024)
     paths = [str(p) for p in summary.files]
@@ -70,11 +69,7 @@ def measure(work: Path, *, events: int, files: int, repeats: int) -> dict:
                 continue
             scaling[mode].append(summarise([run(work, mode, paths[:n])]))
     return {
-        "machine": {
-            "nproc": os.cpu_count(),
-            "cpu": cpu_model(),
-            "date": dt.date.today().isoformat(),
-        },
+        "machine": machine(),
         "generator": {
             "events": summary.events,
             "seconds": summary.seconds,
@@ -84,6 +79,17 @@ def measure(work: Path, *, events: int, files: int, repeats: int) -> dict:
         "side_by_side": side_by_side,
         "scaling": scaling,
     }
+
+
+def machine() -> dict:
+    from afenv_bench.report import cpu_model
+
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(), "date": dt.date.today().isoformat()}
+
+
+def machine_line(results: dict) -> str:
+    machine = results["machine"]
+    return f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['date']}"
 
 
 def run(work: Path, mode: str, inputs: list[str]) -> dict:
@@ -148,10 +154,8 @@ def plot(results: dict, path: Path) -> None:
 
 
 def markdown(results: dict) -> str:
-    machine = results["machine"]
     rows = [
-        f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['date']}; "
-        f"medians of {results['repeats']} runs. "
+        f"{machine_line(results)}; medians of {results['repeats']} runs. "
         f"Generator: {results['generator']['events_per_min'] / 1e6:.2f} M events/min on one core.",
         "",
         "| mode | events | cores | wall [s] | events/s | events/s per core | MB/s |",

@@ -13,21 +13,19 @@ Writes ``benchmarks/results/xrootd.json`` and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
+# The repository root goes on the path: the server helper lives with the tests. bench_ds is
+# found as this script's neighbour.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# The repository root goes on the path first: the server helper lives with the tests.
-from bench_ds import run, summarise  # this script's directory is on the path
+from bench_ds import MODES, machine, machine_line, run, summarise
 from tests import xrootd_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODES = ("local", "dask", "legacy")
 SOURCES = ("path", "root://")
 
 
@@ -49,7 +47,6 @@ def main() -> int:
 
 def measure(work: Path, events: int, files: int, repeats: int) -> dict:
     from afenv_bench.generator import generate
-    from afenv_bench.report import cpu_model
 
     paths = generate(work / "input", events=events, files=files, seed=2026).files
     _, remote_host = xrootd_server.hosts()
@@ -72,11 +69,7 @@ def measure(work: Path, events: int, files: int, repeats: int) -> dict:
             raise SystemExit(f"{mode}: root:// and path runs disagree on the cutflow")
         summary[mode] = {**by_source, "url_over_path_wall": url["wall_s"] / path["wall_s"]}
     return {
-        "machine": {
-            "nproc": os.cpu_count(),
-            "cpu": cpu_model(),
-            "date": dt.date.today().isoformat(),
-        },
+        "machine": machine(),
         "events": events,
         "files": files,
         "repeats": repeats,
@@ -86,11 +79,10 @@ def measure(work: Path, events: int, files: int, repeats: int) -> dict:
 
 
 def markdown(results: dict) -> str:
-    machine = results["machine"]
     rows = [
-        f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['date']}; "
-        f"{results['events']:,} events in {results['files']} files; medians of "
-        f"{results['repeats']} runs, path and root:// alternating; {results['server']}.",
+        f"{machine_line(results)}; {results['events']:,} events in {results['files']} files; "
+        f"medians of {results['repeats']} runs, path and root:// alternating; "
+        f"{results['server']}.",
         "",
         "| mode | path: events/s | root://: events/s | path: MB/s | root://: MB/s "
         "| root:// wall / path wall |",

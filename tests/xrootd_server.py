@@ -17,6 +17,20 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# Prints the protocol ROOT really opens argv[1] with: "root" through XRootD, "file" when its
+# locality shortcut reads the file directly. Run it in a fresh python: settings made in a process
+# (TFile.ForceRemote) change the answer.
+_OPENED_AS = (
+    "import sys, ROOT; f = ROOT.TFile.Open(sys.argv[1]);"
+    " print(f.GetEndpointUrl().GetProtocol() if f else 'unopened')"
+)
+
+
+def opened_as_command(python: str, url: str) -> list[str]:
+    # ROOT's "alpha stage" UserWarning is not part of the answer.
+    return [python, "-W", "ignore::UserWarning:ROOT", "-c", _OPENED_AS, url]
+
+
 # xrootd refuses to run as root; with -R it drops to this user, which the Debian package creates.
 SERVER_USER = "xrootd"
 STARTUP_S = 30.0

@@ -52,12 +52,8 @@ def same_host_urls(xrootd_port) -> list[str]:
 
 def _opened_as(url: str) -> str:
     """The protocol ROOT really uses for ``url`` in a fresh process (default settings)."""
-    probe = (
-        "import sys, ROOT; f = ROOT.TFile.Open(sys.argv[1]);"
-        " print(f.GetEndpointUrl().GetProtocol() if f else 'unopened')"
-    )
     finished = subprocess.run(
-        [sys.executable, "-W", "ignore::UserWarning:ROOT", "-c", probe, url],
+        xrootd_server.opened_as_command(sys.executable, url),
         capture_output=True,
         text=True,
         timeout=120,

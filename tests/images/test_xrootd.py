@@ -19,6 +19,7 @@ from afenv import benchrun
 from afenv.cluster import DATA, Cluster, cluster
 from afenv.config import BenchmarkSpec
 
+from .. import xrootd_server
 from .conftest import build_test_image
 
 pytestmark = pytest.mark.docker
@@ -41,10 +42,6 @@ while True:
             sys.exit(f"nothing listens on {sys.argv[1]}:{sys.argv[2]}")
         time.sleep(0.1)
 """
-_OPENED_AS = (
-    "import sys, ROOT; f = ROOT.TFile.Open(sys.argv[1]);"
-    " print(f.GetEndpointUrl().GetProtocol() if f else 'unopened')"
-)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +113,7 @@ def test_distributed_run_reads_root_urls_from_a_storage_container(
         # The premise: a worker reads these through the server, not from its own /data mount.
         opened = state.exec(
             state.workers[0],
-            ["python3", "-W", "ignore::UserWarning:ROOT", "-c", _OPENED_AS, urls[0]],
+            xrootd_server.opened_as_command("python3", urls[0]),
             timeout=120,
         )
         assert opened.stdout.strip() == "root", opened.stderr[-2000:]
