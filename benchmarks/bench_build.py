@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import docker
+from bench_ds import machine_description
 
 ROOT = Path(os.environ.get("AFENV_PROJECT", Path(__file__).resolve().parents[1]))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -50,7 +50,7 @@ def build(cache: Path) -> float:
 
 
 def remove_images(client: docker.DockerClient, *, base_too: bool) -> None:
-    for image in client.images.list(filters={"label": "io.afenv.managed=true"}):
+    for image in client.images.list(filters={"label": "io.afenv.version"}):
         is_base = any(t.startswith("afenv/debian:") for t in image.tags)
         if is_base and not base_too:
             continue
@@ -60,20 +60,13 @@ def remove_images(client: docker.DockerClient, *, base_too: bool) -> None:
     client.images.prune(filters={"dangling": True})
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--noop-runs", type=int, default=5)
     args = parser.parse_args()
     client = docker.from_env(timeout=900)
     results: dict[str, object] = {
-        "machine": f"{os.cpu_count()} cores, {cpu_model()}",
+        "machine": machine_description(),
         "date": dt.date.today().isoformat(),
     }
     with tempfile.TemporaryDirectory(prefix="afenv-bench-cache-") as cache_dir:

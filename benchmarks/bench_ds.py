@@ -87,6 +87,11 @@ def machine() -> dict:
     return {"nproc": os.cpu_count(), "cpu": cpu_model(), "date": dt.date.today().isoformat()}
 
 
+def machine_description() -> str:
+    """The machine as the build and validation tables name it."""
+    return f"{os.cpu_count()} cores, {machine()['cpu']}"
+
+
 def machine_line(results: dict) -> str:
     machine = results["machine"]
     return f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['date']}"

@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from bench_ds import machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -28,13 +29,6 @@ PHASES = [
     ("benchmark_distributed", "Ds benchmark, distributed from the client"),
     ("total", "`afenv validate cms` in all"),
 ]
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def main() -> int:
@@ -66,7 +60,7 @@ def main() -> int:
     medians = {key: statistics.median(run["timing"][key] for run in runs) for key, _ in PHASES}
     registration = [t for run in runs for t in run["registration"].values()]
     results = {
-        "machine": f"{os.cpu_count()} cores, {cpu_model()}",
+        "machine": machine_description(),
         "date": dt.date.today().isoformat(),
         "runs": args.runs,
         "median_s": medians,

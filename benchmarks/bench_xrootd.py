@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_ds import MODES, machine, machine_line, run, summarise
-from tests import xrootd_server
+
+from afenv.testing import xrootd as xrootd_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SOURCES = ("path", "root://")

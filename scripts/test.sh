@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, unit tests, benchmark tests, then image tests on the real engine.
+# The whole test suite: lint and types, unit tests, benchmark tests, then image tests on the
+# real engine.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

@@ -21,8 +21,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A writable copy of the project's spec, lock and template files."""
-    for name in ("envs", "images", "templates"):
+    """A writable copy of the reference facility repository (spec and lock files)."""
+    for name in ("envs", "images"):
         shutil.copytree(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path

@@ -72,7 +72,7 @@ def fetch_bytes(url: str, env: Mapping[str, str], *, what: str) -> bytes:
     """GET a (small) resource whole; ``what`` names it in errors."""
     try:
         with urllib.request.urlopen(url, timeout=_TIMEOUT, context=_context(env)) as response:
-            return response.read()
+            return bytes(response.read())
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(

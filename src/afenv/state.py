@@ -1,7 +1,8 @@
-"""afenv's small on-disk state: built and validated images, promoted tags.
+"""afenv's small on-disk state: built and validated images, promoted tags, pushed digests.
 
 A Docker label cannot change after a build, so what we learn later (validation results,
-promotion) lives here, in ``<project>/.afenv/state.json``, written atomically.
+promotion) lives here, in ``<project>/.afenv/state.json``, written atomically. A damaged file
+is one line naming it and the fix, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from afenv.errors import ConfigError
+
 __all__ = ["State"]
+
+_SECTIONS = ("images", "promoted", "pairs")
 
 
 class State:
@@ -21,15 +26,36 @@ class State:
 
     def load(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text())
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {"images": {}, "promoted": {}}
-        data.setdefault("images", {})
-        data.setdefault("promoted", {})
+            return {section: {} for section in _SECTIONS}
+        except (OSError, UnicodeDecodeError):
+            raise self._damaged("cannot be read") from None
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            raise self._damaged("is not JSON") from None
+        if not isinstance(data, dict):
+            raise self._damaged("is not a JSON object")
+        for section in _SECTIONS:
+            data.setdefault(section, {})
+            if not isinstance(data[section], dict) or not all(
+                isinstance(v, (dict, list)) for v in data[section].values()
+            ):
+                raise self._damaged(f"has a malformed {section!r} section")
         return data
 
+    def _damaged(self, problem: str) -> ConfigError:
+        return ConfigError(
+            f"{self.path}: {problem}; delete it (afenv forgets validation results and promotions, "
+            f"images stay) or restore it from a backup"
+        )
+
     def save(self, data: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"{self.directory}: is not a folder; remove it") from None
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the with below)
             "w", dir=self.directory, prefix=".state-", suffix=".json", delete=False
         )
@@ -39,8 +65,8 @@ class State:
 
     def record_image(self, reference: str, **fields: Any) -> None:
         data = self.load()
-        data["images"].setdefault(reference, {}).update(fields)
+        entry = data["images"].setdefault(reference, {})
+        if not isinstance(entry, dict):
+            raise self._damaged(f"has a malformed entry for {reference}")
+        entry.update(fields)
         self.save(data)
-
-    def image(self, reference: str) -> dict[str, Any]:
-        return self.load()["images"].get(reference, {})

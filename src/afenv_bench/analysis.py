@@ -305,7 +305,7 @@ def run_on_client(
         wall_s = time.perf_counter() - started
         result = _collect(handles, mode="dask", wall_s=wall_s, cores=cores)
         if harvest is not None:
-            harvesting.merge(copies, harvest, tree=HARVEST_TREE)
+            harvesting.merge(copies, harvest)
             result.harvest = harvest
     result.settings = {
         "workers": len(client.nthreads()),

@@ -13,7 +13,7 @@ them there) into a client folder, and ROOT continues with those copies::
         # df = ROOT.RDataFrame(..., executor=client)
         df.Snapshot("selected", harvest.scratch_path("selected"), ["run", "evt"])
         ...GetValue()                                  # triggers the distributed computation
-    harvest.merge(copies, Path("selected.root"), tree="selected")
+    harvest.merge(copies, Path("selected.root"))
     arrays = harvest.arrays("selected.root", "selected", ["run", "evt"])
 
 It suits selected-event outputs of up to a few hundred MB, not full skims. For small outputs,
@@ -87,8 +87,8 @@ def snapshots_to_client(client: Any, destination: Path) -> Iterator[list[Path]]:
         SnapshotResult.GetValue = original
 
 
-def merge(paths: list[Path], out: Path, *, tree: str) -> Path:
-    """Merge ROOT files holding ``tree`` into ``out`` like hadd; no files give an empty file."""
+def merge(paths: list[Path], out: Path) -> Path:
+    """Merge ROOT files into ``out`` like hadd; no files give an empty file."""
     import ROOT
 
     out.parent.mkdir(parents=True, exist_ok=True)

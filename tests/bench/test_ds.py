@@ -54,7 +54,8 @@ def test_local_report_schema(run_mode):
     report = run.report
     assert report.keys() >= REPORT_KEYS
     assert report["mode"] == "local"
-    assert len(report["cutflow"]) == 7 and all(isinstance(n, int) for n in report["cutflow"])
+    assert len(report["cutflow"]) == 7
+    assert all(isinstance(n, int) for n in report["cutflow"])
     assert report["cutflow"] == sorted(report["cutflow"], reverse=True)
     assert report["events"] == report["cutflow"][0]
     assert report["selected"] == report["cutflow"][6]
@@ -136,7 +137,8 @@ def test_wrong_tree_is_one_line(ds_files, tmp_path, capfd):
     )
     assert code == 2
     line = _error_line(capfd)
-    assert "Events" in line and str(ds_files[0]) in line
+    assert "Events" in line
+    assert str(ds_files[0]) in line
 
 
 def test_missing_branch_is_one_line(ds_files, tmp_path, capfd):
@@ -153,7 +155,8 @@ def test_missing_branch_is_one_line(ds_files, tmp_path, capfd):
     )
     assert main(["ds", "run", "--input", str(stripped), "--report", str(tmp_path / "r")]) == 2
     line = _error_line(capfd)
-    assert "Track_dxy" in line and str(stripped) in line
+    assert "Track_dxy" in line
+    assert str(stripped) in line
 
 
 def test_unreachable_scheduler_is_one_line(ds_files, tmp_path, capfd):

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from afenv.testing import xrootd as xrootd_server
 from afenv_bench.cli import main
-
-from .. import xrootd_server
 
 pytestmark = pytest.mark.root
 
@@ -131,7 +130,8 @@ def test_unreachable_url_is_one_line(tmp_path):
     )
     lines = finished.stderr.strip().splitlines()
     assert finished.returncode == 2, finished.stderr
-    assert len(lines) == 1 and lines[0].startswith("afenv-bench: error:"), finished.stderr
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith("afenv-bench: error:"), finished.stderr
     assert url in lines[0]
 
 

@@ -19,8 +19,13 @@ from pathlib import Path
 import docker
 import pytest
 
+from afenv import engine
+
 ROOT = Path(__file__).resolve().parents[2]
-LABELS = {"io.afenv.managed": "true", "io.afenv.purpose": "test"}
+# The tests' own containers carry run labels like afenv's, so the leak check covers them too.
+LABELS = {engine.RUN: "tests", engine.OWNER: "afenv tests", engine.PURPOSE: "test"}
+# Images the tests build: like every image, never a run label.
+IMAGE_LABELS = {"io.afenv.test-image": "true"}
 
 
 @dataclass(frozen=True)
@@ -44,15 +49,16 @@ def afenv(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]
 def client() -> Iterator[docker.DockerClient]:
     client = docker.from_env(timeout=600)
     yield client
-    leaked = client.containers.list(all=True, filters={"label": "io.afenv.managed=true"})
-    networks = client.networks.list(filters={"label": "io.afenv.managed=true"})
+    leaked = client.containers.list(all=True, filters={"label": engine.RUN})
+    networks = client.networks.list(filters={"label": engine.RUN})
     client.close()
     assert not leaked, f"afenv containers left behind: {[c.name for c in leaked]}"
     assert not networks, f"afenv networks left behind: {[n.name for n in networks]}"
 
 
 @pytest.fixture(scope="session")
-def cms_images(client: docker.DockerClient) -> dict[str, dict[str, object]]:
+def cms_images(client: docker.DockerClient) -> dict[str, dict[str, object]]:  # noqa: ARG001
+    # (client: so that the leak check runs after every test that uses the images)
     """role -> build result of `afenv build cms` (built for real on the first run)."""
     result = afenv("build", "cms", "--no-validate", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -96,6 +102,6 @@ def build_test_image(
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
     image, _ = client.images.build(
-        fileobj=context, custom_context=True, tag=tag, labels=LABELS, rm=True, forcerm=True
+        fileobj=context, custom_context=True, tag=tag, labels=IMAGE_LABELS, rm=True, forcerm=True
     )
     return str(image.id)

@@ -13,7 +13,8 @@ from .conftest import afenv
 pytestmark = pytest.mark.docker
 
 
-def test_bench_ds_three_modes_agree_in_the_built_pair(cms_images, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("cms_images")
+def test_bench_ds_three_modes_agree_in_the_built_pair(tmp_path: Path) -> None:
     report = tmp_path / "bench"
     result = afenv(
         "bench",
@@ -37,7 +38,8 @@ def test_bench_ds_three_modes_agree_in_the_built_pair(cms_images, tmp_path: Path
     modes = data["modes"]
     assert set(modes) == {"local", "distributed", "legacy"}
     cutflows = {tuple(r["cutflow"]) for r in modes.values()}
-    assert len(cutflows) == 1 and next(iter(cutflows))[0] == 20_000
+    assert len(cutflows) == 1
+    assert next(iter(cutflows))[0] == 20_000
     assert len({tuple(r["histogram"]["counts"]) for r in modes.values()}) == 1
     # Harvested from the worker containers back to the client, then out to the host.
     with uproot.open(report / "distributed" / "selected.root") as selected:

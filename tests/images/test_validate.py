@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 import docker
 import pytest
 
+from afenv import engine
+from afenv.build.render import PACKAGED
 from afenv.hostnet import download
 
 from .conftest import ROOT, afenv, build_test_image
@@ -27,7 +30,8 @@ OLD_TOOLZ = "1.1.0"
 
 
 @pytest.fixture(scope="module")
-def cms_validated(cms_images) -> dict:  # type: ignore[no-untyped-def]
+def cms_validated(cms_images) -> dict:  # type: ignore[no-untyped-def]  # noqa: ARG001
+    # (cms_images: the pair is built first)
     result = afenv("validate", "cms", "--json")
     summary = json.loads(result.stdout)
     assert result.returncode == 0, json.dumps(
@@ -58,11 +62,18 @@ def test_cms_pair_passes_and_is_promoted(
     assert python_row["client"] == python_row["workers"]["worker-2"]
     assert python_row["client"].startswith("3.13.")
     local, distributed = summary["benchmark"]["local"], summary["benchmark"]["distributed"]
-    assert local["cutflow"] == distributed["cutflow"] and local["cutflow"][0] == 200_000
+    assert local["cutflow"] == distributed["cutflow"]
+    assert local["cutflow"][0] == 200_000
     assert local["histogram"]["counts"] == distributed["histogram"]["counts"]
 
     report = ROOT / "reports" / "cms" / cms_images["singleuser"]["reference"].rsplit(":", 1)[1]
-    assert json.loads((report / "summary.json").read_text())["passed"] is True
+    # Written once, after promotion: the file is exactly what --json printed.
+    assert json.loads((report / "summary.json").read_text()) == summary
+    assert [re.sub(r":\d{8}$", ":<day>", tag) for tag in summary["promoted"]] == [
+        f"afenv/cms-{role}:{tag}"
+        for role in ("worker", "singleuser")
+        for tag in ("latest", "<day>")
+    ]
     logs = {p.name.rsplit("-", 1)[-1] for p in (report / "logs").glob("*.log")}
     assert {"scheduler.log", "1.log", "2.log", "client.log"} <= logs
     assert list((report / "benchmark").rglob("*.png"))
@@ -108,8 +119,9 @@ def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: 
     client.images.remove(image_id, force=True)
 
 
+@pytest.mark.usefixtures("cms_validated")  # the promoted tags exist
 def test_mismatched_pair_fails_and_promoted_tags_stay(
-    client: docker.DockerClient, cms_images, cms_validated, mismatched_worker: str
+    client: docker.DockerClient, cms_images, mismatched_worker: str
 ) -> None:
     before = {
         role: client.images.get(f"afenv/cms-{role}:latest").id for role in ("worker", "singleuser")
@@ -124,7 +136,8 @@ def test_mismatched_pair_fails_and_promoted_tags_stay(
     assert result.returncode == 7, result.stdout + result.stderr
     assert "FAILED" in result.stdout
     table_rows = [line for line in result.stdout.splitlines() if line.startswith("| toolz")]
-    assert table_rows and OLD_TOOLZ in table_rows[0]
+    assert table_rows
+    assert OLD_TOOLZ in table_rows[0]
     # distributed's own warning fires; `get_versions(check=True)` does not look at toolz, which
     # is exactly why afenv compares every shared package itself.
     assert "FAILED     versions.no_mismatch_warning" in result.stdout
@@ -153,7 +166,7 @@ def _poll_while_running(
 
 
 def _afenv_objects(client: docker.DockerClient) -> list[str]:
-    selector = {"label": "io.afenv.managed=true"}
+    selector = {"label": engine.RUN}
     return (
         [c.name for c in client.containers.list(all=True, filters=selector)]
         + [n.name for n in client.networks.list(filters=selector)]
@@ -161,9 +174,8 @@ def _afenv_objects(client: docker.DockerClient) -> list[str]:
     )
 
 
-def test_interrupted_validation_leaves_nothing_behind(
-    client: docker.DockerClient, cms_images
-) -> None:
+@pytest.mark.usefixtures("cms_images")
+def test_interrupted_validation_leaves_nothing_behind(client: docker.DockerClient) -> None:
     assert _afenv_objects(client) == []
     process = subprocess.Popen(
         [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), "validate", "cms"],
@@ -174,7 +186,7 @@ def test_interrupted_validation_leaves_nothing_behind(
     try:
         running = _poll_while_running(
             process,
-            lambda: client.containers.list(filters={"label": "io.afenv.purpose=validate"}),
+            lambda: client.containers.list(filters={"label": f"{engine.PURPOSE}=validate"}),
             done=lambda found: len(found) >= 4,
             seconds=120,
         )
@@ -236,11 +248,14 @@ def _afenv_tags(client: docker.DockerClient) -> set[str]:
     }
 
 
-def test_interrupted_build_tags_nothing(
-    client: docker.DockerClient, cms_images, project_copy: Path
-) -> None:
-    """Interrupt a real rebuild (a runtime file changed) once the worker is staged."""
-    (project_copy / "src/afenv_bench/CHANGED").write_text("forces a new content hash\n")
+@pytest.mark.usefixtures("cms_images")
+def test_interrupted_build_tags_nothing(client: docker.DockerClient, project_copy: Path) -> None:
+    """Interrupt a real rebuild (a worker file overridden) once the worker is staged."""
+    overrides = project_copy / "templates/files"
+    overrides.mkdir(parents=True)
+    (overrides / "afenv-bench").write_text(
+        (PACKAGED / "files/afenv-bench").read_text() + "# forces a new content hash\n"
+    )
     before = {c.id for c in client.containers.list(all=True)}
     tags_before = _afenv_tags(client)
     process = subprocess.Popen(

@@ -15,11 +15,12 @@ from typing import Any
 import docker
 import pytest
 
-from afenv import benchrun
-from afenv.cluster import DATA, Cluster, cluster
-from afenv.config import BenchmarkSpec
+from afenv.benchmark import generate, run_mode
+from afenv.cluster import DATA, Cluster, start_cluster
+from afenv.engine import Engine
+from afenv.spec import BenchmarkSpec
+from afenv.testing import xrootd as xrootd_server
 
-from .. import xrootd_server
 from .conftest import build_test_image
 
 pytestmark = pytest.mark.docker
@@ -59,69 +60,57 @@ def xrootd_image(client: docker.DockerClient, cms_images: CmsImages) -> Iterator
     client.images.remove(image_id, force=True)
 
 
-def _start_storage(state: Cluster, image: str) -> str:
+def _start_storage(cluster: Cluster, image: str) -> str:
     """An xrootd exporting the sample read-only; returns the host name the cluster reaches it by."""
-    name = f"afenv-{state.run_id}-storage"
     config = (
         f"xrd.port {XROOTD_PORT}\\nall.export {DATA}/ds r/o\\n"
         "all.adminpath /tmp/xrootd\\nall.pidpath /tmp/xrootd\\n"
     )
-    server = state.client.containers.run(
+    server = cluster.start(
         image,
+        "storage",
         [
-            "timeout",
-            str(TIMEOUT),
             "sh",
             "-c",
             f"mkdir -p /tmp/xrootd && cd /tmp/xrootd && printf '{config}' > xrootd.cfg"
             " && exec xrootd -c xrootd.cfg -n afenv-storage",
         ],
-        detach=True,
-        name=name,
-        labels=state.labels,
-        network=state.network,
-        volumes={state.volume: {"bind": DATA, "mode": "ro"}},
     )
-    state.extra.append(server)
-    assert state.notebook is not None
-    ready = state.exec(
-        state.notebook, ["python3", "-c", _CONNECTS, name, str(XROOTD_PORT)], timeout=120
+    ready = cluster.notebook.exec(
+        ["python3", "-c", _CONNECTS, server.name, str(XROOTD_PORT)], timeout=120
     )
-    assert ready.exit_code == 0, ready.stderr + state.log_tail(server)
-    return name
+    assert ready.exit_code == 0, ready.stderr + server.log(tail=15)
+    return server.name
 
 
 def test_distributed_run_reads_root_urls_from_a_storage_container(
     client: docker.DockerClient, cms_images: CmsImages, xrootd_image: str, tmp_path: Path
 ) -> None:
     worker = cms_images["worker"]["reference"]
-    with cluster(
-        client,
+    with start_cluster(
+        Engine(client),
         worker_image=worker,
         singleuser_image=cms_images["singleuser"]["reference"],
         workers=2,
         logs=tmp_path / "logs",
         purpose="test",
-    ) as state:
-        generated = benchrun.generate(state, worker, SPEC)
+    ) as cluster:
+        generated = generate(cluster, worker, SPEC)
         assert generated.exit_code == 0, generated.stderr[-2000:]
-        host = _start_storage(state, xrootd_image)
+        host = _start_storage(cluster, xrootd_image)
         urls = [
             f"root://{host}:{XROOTD_PORT}/{DATA}/ds/ds_{index:03d}.root"
             for index in range(SPEC.files)
         ]
         # The premise: a worker reads these through the server, not from its own /data mount.
-        opened = state.exec(
-            state.workers[0],
-            xrootd_server.opened_as_command("python3", urls[0]),
-            timeout=120,
+        opened = cluster.workers[0].exec(
+            xrootd_server.opened_as_command("python3", urls[0]), timeout=120
         )
         assert opened.stdout.strip() == "root", opened.stderr[-2000:]
 
-        assert state.notebook is not None
-        remote = benchrun.run_mode(state, state.notebook, "dask", tmp_path / "urls", urls)
+        remote = run_mode(cluster.notebook, "dask", tmp_path / "urls", urls)
         assert remote.report is not None, remote.problem
-        local = benchrun.run_mode(state, state.workers[0], "local", tmp_path / "paths")
+        local = run_mode(cluster.workers[0], "local", tmp_path / "paths")
         assert local.report is not None, local.problem
 
     assert remote.report["settings"]["inputs"] == urls

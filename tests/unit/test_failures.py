@@ -81,7 +81,8 @@ def test_no_docker_engine_says_how_to_start_one() -> None:
     )
     assert result.returncode == DockerUnavailable.exit_code
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no Docker engine answers" in lines[0]
+    assert len(lines) == 1
+    assert "no Docker engine answers" in lines[0]
     assert "scripts/ensure-docker.sh" in lines[0]
 
 

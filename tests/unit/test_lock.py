@@ -5,10 +5,12 @@ from pathlib import Path
 import pytest
 from packaging.tags import Tag
 
-from afenv import debian, lock
+from afenv import lock
 from afenv.cli import main
-from afenv.config import load_project
-from afenv.errors import LockError
+from afenv.errors import ConfigError, LockError
+from afenv.lock import debian
+from afenv.lock import files as lock_files
+from afenv.spec import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ("atlas", "cms", "fcc")
@@ -25,11 +27,13 @@ def test_committed_lock_is_up_to_date(project) -> None:  # type: ignore[no-untyp
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_image_locks_are_nested_subsets_with_identical_pins(project, experiment: str) -> None:  # type: ignore[no-untyped-def]
-    facility = lock.read_facility_lock(project)
-    core = lock.read_image_lock(ROOT / lock.CORE_LOCK)
-    worker = lock.read_image_lock(ROOT / "images" / experiment / "lock/worker.txt")
-    singleuser = lock.read_image_lock(ROOT / "images" / experiment / "lock/singleuser.txt")
-    assert core.pins and worker.pins and singleuser.pins
+    facility = lock_files.read_facility_lock(project)
+    core = lock_files.read_image_lock(ROOT / lock_files.CORE_LOCK)
+    worker = lock_files.read_image_lock(ROOT / "images" / experiment / "lock/worker.txt")
+    singleuser = lock_files.read_image_lock(ROOT / "images" / experiment / "lock/singleuser.txt")
+    assert core.pins
+    assert worker.pins
+    assert singleuser.pins
     for lower, upper in ((core, worker), (worker, singleuser)):
         assert lower.names() < upper.names()
         for name, pin in lower.pins.items():
@@ -42,10 +46,10 @@ def test_image_locks_are_nested_subsets_with_identical_pins(project, experiment:
     assert {"jupyterlab", "jupyterhub"} <= singleuser.names() - worker.names()
 
 
-def test_core_lock_is_shared_by_every_experiment(project) -> None:  # type: ignore[no-untyped-def]
-    core = lock.read_image_lock(ROOT / lock.CORE_LOCK)
+def test_core_lock_is_shared_by_every_experiment() -> None:
+    core = lock_files.read_image_lock(ROOT / lock_files.CORE_LOCK)
     for experiment in EXPERIMENTS:
-        worker = lock.read_image_lock(ROOT / "images" / experiment / "lock/worker.txt")
+        worker = lock_files.read_image_lock(ROOT / "images" / experiment / "lock/worker.txt")
         assert {n: worker.pins[n] for n in core.pins} == dict(core.pins)
 
 
@@ -56,23 +60,23 @@ def test_lock_files_say_they_are_generated() -> None:
 
 
 def test_wheel_choice_prefers_the_most_specific_compatible_tag() -> None:
-    tags = lock.target_tags("3.13", (2, 41))
+    tags = lock_files.target_tags("3.13", (2, 41))
     files = [
         "aiohttp-3.14.5-py3-none-any.whl",
         "aiohttp-3.14.5-cp313-cp313-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
         "aiohttp-3.14.5-cp312-cp312-manylinux_2_17_x86_64.whl",
     ]
-    assert lock.choose_wheel(files, tags) == files[1]
-    assert lock.choose_wheel(["x-1-cp313-cp313-manylinux_2_42_x86_64.whl"], tags) is None
-    assert lock.choose_wheel(["x-1-cp313-cp313-musllinux_1_2_x86_64.whl"], tags) is None
+    assert lock_files.choose_wheel(files, tags) == files[1]
+    assert lock_files.choose_wheel(["x-1-cp313-cp313-manylinux_2_42_x86_64.whl"], tags) is None
+    assert lock_files.choose_wheel(["x-1-cp313-cp313-musllinux_1_2_x86_64.whl"], tags) is None
     assert Tag("cp313", "cp313", "manylinux_2_28_x86_64") in tags
 
 
 def test_requirements_render_and_parse_round_trip() -> None:
     pins = {"numpy": ("2.5.5", "a" * 64), "root": ("0.1a12", "b" * 64)}
-    text = lock.render_requirements(pins, header=["generated"])
+    text = lock_files.render_requirements(pins, header=["generated"])
     assert text.startswith("# generated\n")
-    assert dict(lock.parse_requirements(text).pins) == pins
+    assert dict(lock_files.parse_requirements(text).pins) == pins
 
 
 @pytest.mark.parametrize(
@@ -132,5 +136,5 @@ def test_packages_index_and_pins() -> None:
     versions = debian.parse_packages_index(index)
     assert versions == {"tini": "0.19.0-3", "g++": "4:14.2.0-1"}
     assert debian.pin(["tini"], versions, where="x", suite="trixie") == {"tini": "0.19.0-3"}
-    with pytest.raises(LockError, match=r"x: Debian package 'tiny' is not in trixie/main"):
+    with pytest.raises(ConfigError, match=r"x: Debian package 'tiny' is not in trixie/main"):
         debian.pin(["tiny"], versions, where="x", suite="trixie")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from afenv.base import BaseImage
-from afenv.build import load_locks
-from afenv.config import load_project
-from afenv.context import file_entry, inline_entry, write_tar
-from afenv.lock import LockedWheel
-from afenv.plan import BuildPlan, make_plan, staging_reference
+from afenv import engine
+from afenv.build import BuildPlan, make_plan
+from afenv.build.base import BaseImage
+from afenv.build.context import file_entry, inline_entry, write_tar
+from afenv.build.render import PACKAGED
+from afenv.lock import LockedWheel, load_locks
+from afenv.spec import load_project
 
 BASE = BaseImage(
     reference="afenv/debian:trixie-20261124", image_id="sha256:" + "1" * 64, origin="bootstrapped"
@@ -36,8 +37,8 @@ def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
     worker, singleuser = plan.images
     assert (worker.role, singleuser.role) == ("worker", "singleuser")
     assert worker.parent == BASE.reference
-    assert singleuser.parent == staging_reference(worker)
-    assert singleuser.dockerfile.count(f"FROM {staging_reference(worker)} AS worker") == 1
+    assert singleuser.parent == worker.staging
+    assert singleuser.dockerfile.count(f"FROM {worker.staging} AS worker") == 1
     assert [layer.name for layer in worker.layers] == ["base-os", "core", "experiment", "worker"]
     assert [layer.name for layer in singleuser.layers] == [
         "base-os",
@@ -69,7 +70,12 @@ def test_wheels_only_reach_build_stages(project_copy: Path) -> None:
 
 def test_labels_name_experiment_role_and_hash(project_copy: Path) -> None:
     worker, singleuser = _plan(project_copy).images
-    assert worker.labels["io.afenv.managed"] == "true"
+    # Images say what they are; they never carry the run labels of what afenv creates, or
+    # every container started from them would look like afenv's own.
+    for image in (worker, singleuser):
+        assert not {engine.RUN, engine.OWNER, engine.PURPOSE, "io.afenv.managed"} & set(
+            image.labels
+        )
     assert worker.labels["io.afenv.experiment"] == "cms"
     assert worker.labels["io.afenv.role"] == "worker"
     assert worker.labels["io.afenv.content-hash"] == worker.content_hash
@@ -102,15 +108,18 @@ def test_content_hash_follows_its_inputs(project_copy: Path) -> None:
     other_base = BaseImage(reference=BASE.reference, image_id="sha256:" + "2" * 64, origin="local")
     assert _plan(project_copy, base=other_base).images[0].content_hash != worker.content_hash
 
-    # A notebook-only template change leaves the worker alone.
-    template = project_copy / "templates/singleuser.Dockerfile.j2"
-    template.write_text(template.read_text() + "\n# tweak\n")
+    # A notebook-only template change (a facility's override) leaves the worker alone.
+    overrides = project_copy / "templates"
+    (overrides / "files").mkdir(parents=True)
+    template = overrides / "singleuser.Dockerfile.j2"
+    template.write_text((PACKAGED / "singleuser.Dockerfile.j2").read_text() + "\n# tweak\n")
     worker2, singleuser2 = _plan(project_copy).images
     assert worker2.content_hash == worker.content_hash
     assert singleuser2.content_hash != singleuser.content_hash
+    assert "# tweak" in singleuser2.dockerfile
 
-    # Runtime code (the benchmark) changes the worker, and so the singleuser above it.
-    (project_copy / "src/afenv_bench/__init__.py").write_text('"""changed."""\n')
+    # A file of the worker's role layer changes the worker, and so the singleuser above it.
+    (overrides / "files/afenv-bench").write_text("#!/bin/sh\n# changed\n")
     worker3, singleuser3 = _plan(project_copy).images
     assert worker3.content_hash != worker.content_hash
     assert singleuser3.content_hash != singleuser2.content_hash

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from afenv import versions
+from afenv.validate import versions
 
 
 def test_only_packages_on_both_sides_with_different_versions_disagree() -> None:

@@ -1,0 +1,281 @@
+"""The build plan: which images, from which layers and files, under which tags — as data.
+
+Nothing here talks to Docker. The plan is computed from the parsed spec, the locks and the base
+image's ID, and unit-tested as is; build.py only executes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from afenv import __version__, engine
+from afenv.build.base import BaseImage
+from afenv.build.context import ContextFile, file_entry, inline_entry, tree_entries
+from afenv.build.render import Templates
+from afenv.errors import LockError
+from afenv.lock import FacilityLock, ImageLock, LockedWheel, LockSet
+from afenv.lock.files import render_requirements
+from afenv.spec import Experiment, Project
+
+__all__ = ["MANIFEST_DIR", "BuildPlan", "ImagePlan", "Layer", "make_plan"]
+
+MANIFEST_DIR = "/opt/afenv/manifest"
+# The in-image packages, shipped in afenv's wheel and copied into every image from there.
+RUNTIME_PACKAGES = ("afenv_bench", "afenv_runtime")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer:
+    name: str
+    packages: tuple[str, ...]  # "name==version", what this layer adds
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePlan:
+    experiment: str
+    role: str
+    repository: str
+    content_hash: str
+    parent: str  # the FROM reference
+    dockerfile: str
+    files: tuple[ContextFile, ...]
+    layers: tuple[Layer, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.content_hash}"
+
+    @property
+    def staging(self) -> str:
+        return engine.staging_reference(self.experiment, self.role, self.content_hash)
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}-{self.role}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    base: BaseImage
+    images: tuple[ImagePlan, ...]  # build order: worker, then singleuser on top of it
+
+
+def _difference(upper: ImageLock, lower: ImageLock, *, what: str) -> dict[str, tuple[str, str]]:
+    for name, pin in lower.pins.items():
+        if upper.pins.get(name) != pin:
+            raise LockError(f"{what}: {name} differs from the layer below; run `afenv lock`")
+    return {n: p for n, p in upper.pins.items() if n not in lower.pins}
+
+
+def _wheels(
+    pins: Mapping[str, tuple[str, str]],
+    facility: FacilityLock,
+    prefix: str,
+    wheel_path: Callable[[LockedWheel], Path],
+) -> list[ContextFile]:
+    by_hash = facility.by_hash()
+    entries = []
+    for name, (_, sha256) in sorted(pins.items()):
+        wheel = by_hash.get(sha256)
+        if wheel is None:
+            raise LockError(
+                f"{name}: hash {sha256[:12]}… is not in the facility lock; run `afenv lock`"
+            )
+        entries.append(
+            ContextFile(path=f"{prefix}/{wheel.filename}", sha256=sha256, source=wheel_path(wheel))
+        )
+    return entries
+
+
+def _manifest(pins: Mapping[str, tuple[str, str]], facility: FacilityLock) -> list[dict[str, str]]:
+    by_hash = facility.by_hash()
+    return [
+        {"name": n, "version": v, "sha256": s, "wheel": by_hash[s].filename}
+        for n, (v, s) in sorted(pins.items())
+    ]
+
+
+def _content_hash(parts: object) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _pins_list(pins: Mapping[str, tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(f"{n}=={v}" for n, (v, _) in sorted(pins.items()))
+
+
+def _lock_digest(lock: ImageLock) -> str:
+    return "sha256:" + _content_hash(sorted(lock.pins.items()))
+
+
+def _oci_labels(
+    project: Project, experiment: Experiment, role: str, digest: str, base: str
+) -> dict[str, str]:
+    return {
+        "org.opencontainers.image.title": f"afenv {experiment.name}-{role}",
+        "org.opencontainers.image.description": f"{experiment.description} ({role})",
+        "org.opencontainers.image.version": digest,
+        "org.opencontainers.image.vendor": project.facility.name,
+        "org.opencontainers.image.licenses": "Apache-2.0",
+        "org.opencontainers.image.base.name": base,
+    }
+
+
+def _image_plan(
+    project: Project,
+    experiment: Experiment,
+    templates: Templates,
+    *,
+    role: str,
+    data: dict[str, Any],
+    files: list[ContextFile],
+    parent: str,
+    parent_identity: str,
+    lock: ImageLock,
+    layers: tuple[Layer, ...],
+    extra_labels: Mapping[str, str] | None = None,
+    oci_base: str | None = None,
+) -> ImagePlan:
+    """One image: its content hash over every input, then its labels and Dockerfile."""
+    template = f"{role}.Dockerfile.j2"
+    content_hash = _content_hash(
+        {
+            "template": templates.source(template),
+            "data": data,
+            "files": sorted((f.path, f.sha256, f.executable) for f in files),
+            "parent": parent_identity,
+            "afenv": __version__,
+        }
+    )
+    labels = _oci_labels(
+        project, experiment, role, content_hash, oci_base or parent
+    ) | engine.image_labels(
+        experiment=experiment.name,
+        role=role,
+        content_hash=content_hash,
+        lock_digest=_lock_digest(lock),
+        python=project.facility.python.version,
+        suite=project.facility.debian.suite,
+        **(extra_labels or {}),
+    )
+    return ImagePlan(
+        experiment=experiment.name,
+        role=role,
+        repository=engine.image_repository(experiment.name, role),
+        content_hash=content_hash,
+        parent=parent,
+        dockerfile=templates.render(template, data | {"labels": sorted(labels.items())}),
+        files=tuple(files),
+        layers=layers,
+        labels=labels,
+    )
+
+
+def make_plan(
+    project: Project,
+    experiment: Experiment,
+    locks: LockSet,
+    base: BaseImage,
+    wheel_path: Callable[[LockedWheel], Path],
+) -> BuildPlan:
+    facility = project.facility
+    templates = Templates(project.templates if project.templates.is_dir() else None)
+    experiment_pins = _difference(locks.worker, locks.core, what=f"images/{experiment.name} worker")
+    notebook_pins = _difference(
+        locks.singleuser, locks.worker, what=f"images/{experiment.name} singleuser"
+    )
+    neutral = ["Generated by afenv from the facility lock; installed with --require-hashes."]
+
+    runtime = [
+        entry
+        for package in RUNTIME_PACKAGES
+        for entry in tree_entries(Path(str(resources.files(package))), f"runtime/{package}")
+    ]
+    grid_dir = experiment.directory / "grid"
+    grid = tree_entries(grid_dir, "grid") if grid_dir.is_dir() else []
+    worker_manifest = _manifest(locks.worker.pins, locks.facility)
+    worker_files = [
+        inline_entry("lock/core.txt", render_requirements(locks.core.pins, header=neutral)),
+        *_wheels(locks.core.pins, locks.facility, "wheels/core", wheel_path),
+        *runtime,
+        *grid,
+        file_entry("bin/afenv-bench", templates.path("files/afenv-bench")),
+        inline_entry("site/afenv.pth", "/opt/afenv/lib\n"),
+        inline_entry("manifest/python.json", json.dumps(worker_manifest, indent=1) + "\n"),
+    ]
+    if experiment_pins:
+        worker_files += [
+            inline_entry(
+                "lock/experiment.txt", render_requirements(experiment_pins, header=neutral)
+            ),
+            *_wheels(experiment_pins, locks.facility, "wheels/experiment", wheel_path),
+        ]
+    worker_data = {
+        "title": experiment.title,
+        "afenv_version": __version__,
+        "base_image": base.reference,
+        "mirror": locks.mirror,
+        "suite": facility.debian.suite,
+        "python_version": facility.python.version,
+        "debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_base.items())],
+        "experiment_debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_experiment.items())],
+        "experiment_packages": bool(experiment_pins),
+        "cvmfs": sorted(experiment.cvmfs),
+        "experiment": experiment.name,
+        "env": [list(pair) for pair in experiment.env],
+        "grid": bool(grid),
+    }
+    worker = _image_plan(
+        project,
+        experiment,
+        templates,
+        role="worker",
+        data=worker_data,
+        files=worker_files,
+        parent=base.reference,
+        parent_identity=base.image_id,
+        lock=locks.worker,
+        layers=(
+            Layer(
+                name="base-os",
+                packages=tuple(f"{n}={v}" for n, v in sorted(locks.debian_base.items())),
+            ),
+            Layer(name="core", packages=_pins_list(locks.core.pins)),
+            Layer(name="experiment", packages=_pins_list(experiment_pins)),
+            Layer(name="worker", packages=()),
+        ),
+    )
+
+    singleuser_manifest = _manifest(locks.singleuser.pins, locks.facility)
+    singleuser_files = [
+        inline_entry("lock/notebook.txt", render_requirements(notebook_pins, header=neutral)),
+        *_wheels(notebook_pins, locks.facility, "wheels/notebook", wheel_path),
+        file_entry("bin/afenv-start-notebook", templates.path("files/afenv-start-notebook")),
+        inline_entry("manifest/python.json", json.dumps(singleuser_manifest, indent=1) + "\n"),
+    ]
+    singleuser = _image_plan(
+        project,
+        experiment,
+        templates,
+        role="singleuser",
+        data={
+            "title": experiment.title,
+            "afenv_version": __version__,
+            "worker_image": worker.staging,
+        },
+        files=singleuser_files,
+        parent=worker.staging,
+        parent_identity=worker.content_hash,
+        lock=locks.singleuser,
+        layers=(*worker.layers, Layer(name="notebook", packages=_pins_list(notebook_pins))),
+        extra_labels={"worker_hash": worker.content_hash},
+        oci_base=worker.reference,
+    )
+    return BuildPlan(base=base, images=(worker, singleuser))

@@ -1,0 +1,454 @@
+"""The one gateway to the Docker engine: client, label keys, image names, ownership.
+
+No other module talks to the Docker SDK, builds a label string or an image name. Two kinds of
+label are kept strictly apart:
+
+* **image labels** (``io.afenv.<field>`` from :func:`image_labels`) say what an image *is*:
+  experiment, role, content hash. Containers inherit them from their image, so they say nothing
+  about who started a container;
+* **run labels** (:data:`RUN` and :data:`OWNER`, from :meth:`Engine.new_run`) are set when afenv
+  *creates* a container, network or volume. Images never carry them, so a container a user
+  starts from an afenv image (``docker run``, a hub's spawner) is never afenv's to remove.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import re
+import secrets
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container as _SdkContainer
+
+from afenv import __version__
+from afenv.errors import BuildError, ConfigError, DockerUnavailable
+
+__all__ = [
+    "BOOTSTRAP_REPOSITORY",
+    "OWNER",
+    "PURPOSE",
+    "RUN",
+    "Container",
+    "Engine",
+    "ExecResult",
+    "ImageInfo",
+    "Run",
+    "check_reference",
+    "image_labels",
+    "image_repository",
+    "promoted_tags",
+    "staging_reference",
+]
+
+PREFIX = "io.afenv."
+# Run labels: only on what afenv creates, never on an image.
+RUN = PREFIX + "run"
+OWNER = PREFIX + "owner"
+PURPOSE = PREFIX + "purpose"
+_RUN_LABELS = frozenset({RUN, OWNER, PURPOSE})
+
+# Image labels every afenv image (and the bootstrapped base) carries.
+ROLE = PREFIX + "role"
+EXPERIMENT = PREFIX + "experiment"
+CONTENT_HASH = PREFIX + "content-hash"
+SUITE = PREFIX + "suite"
+MIRROR = PREFIX + "mirror"
+
+BOOTSTRAP_REPOSITORY = "afenv/debian"
+_STAGING_REPOSITORY = "afenv-staging"
+_STEP_RE = re.compile(r"^Step \d+/\d+ : ")
+# What Docker accepts as a reference (distribution's grammar, lower-case repository, optional
+# registry with port, tag and/or digest), checked before a user's value reaches the engine.
+_REFERENCE_RE = re.compile(
+    r"^(?:(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+    r"(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Names and labels (pure).
+
+
+def image_repository(experiment: str, role: str) -> str:
+    return f"afenv/{experiment}-{role}"
+
+
+def staging_reference(experiment: str, role: str, content_hash: str) -> str:
+    """Where an image lives while its pair is incomplete; never a tag users see."""
+    return f"{_STAGING_REPOSITORY}/{experiment}-{role}:{content_hash}"
+
+
+def promoted_tags(repository: str, day: dt.date) -> tuple[str, str]:
+    """The tags a passing pair moves: ``latest`` and the day it was promoted."""
+    return (f"{repository}:latest", f"{repository}:{day:%Y%m%d}")
+
+
+def image_labels(**fields: str) -> dict[str, str]:
+    """``io.afenv.*`` labels describing an image: afenv's version plus the given fields."""
+    labels = {PREFIX + "version": __version__}
+    labels.update({PREFIX + key.replace("_", "-"): value for key, value in fields.items()})
+    assert not _RUN_LABELS & set(labels), "run labels never go on an image"
+    return labels
+
+
+def check_reference(reference: str, *, what: str) -> str:
+    """A user-given image reference, checked before it reaches Docker."""
+    if len(reference) > 255 or not _REFERENCE_RE.match(reference):
+        shown = reference if len(reference) <= 80 else reference[:77] + "..."
+        raise ConfigError(
+            f"{what}: {shown!r} is not a Docker image reference "
+            f"(lower-case [registry[:port]/]name[:tag][@sha256:<64 hex>])"
+        )
+    return reference
+
+
+# ---------------------------------------------------------------------------------------------
+# What the engine tells us.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageInfo:
+    id: str
+    tags: tuple[str, ...]
+    labels: Mapping[str, str]
+    size: int
+    created: str
+    config: Mapping[str, Any]
+    layers: tuple[str, ...]
+
+    @classmethod
+    def _from_sdk(cls, image: Any) -> ImageInfo:
+        attrs = image.attrs
+        return cls(
+            id=str(image.id),
+            tags=tuple(image.tags),
+            labels=dict(image.labels or {}),
+            size=int(attrs.get("Size", 0)),
+            created=str(attrs.get("Created", "")),
+            config=dict(attrs.get("Config") or {}),
+            layers=tuple(attrs.get("RootFS", {}).get("Layers", [])),
+        )
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Container:
+    """A container afenv started: every command in it is bounded by ``timeout``."""
+
+    def __init__(self, sdk: _SdkContainer) -> None:
+        self._sdk = sdk
+
+    @property
+    def name(self) -> str:
+        return str(self._sdk.name)
+
+    @property
+    def id(self) -> str:
+        return str(self._sdk.id)
+
+    def exec(self, command: list[str], *, timeout: int, user: str = "") -> ExecResult:
+        result = self._sdk.exec_run(["timeout", str(timeout), *command], demux=True, user=user)
+        stdout, stderr = result.output
+        return ExecResult(
+            int(result.exit_code),
+            (stdout or b"").decode(errors="replace"),
+            (stderr or b"").decode(errors="replace"),
+        )
+
+    def wait(self, timeout: float) -> int:
+        return int(self._sdk.wait(timeout=timeout)["StatusCode"])
+
+    def output(self) -> tuple[str, str]:
+        """Everything it printed so far: (stdout, stderr)."""
+        return (
+            self._sdk.logs(stdout=True, stderr=False).decode(errors="replace"),
+            self._sdk.logs(stdout=False, stderr=True).decode(errors="replace"),
+        )
+
+    def log(self, tail: int | None = None) -> str:
+        try:
+            data = self._sdk.logs(tail=tail) if tail is not None else self._sdk.logs()
+        except docker.errors.APIError:
+            return "(no log)"
+        return bytes(data).decode(errors="replace")
+
+    def started_at(self) -> dt.datetime:
+        self._sdk.reload()
+        stamp = str(self._sdk.attrs["State"]["StartedAt"])
+        # Docker gives nanoseconds; Python parses microseconds.
+        return dt.datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00")
+
+    def put_file(self, directory: str, name: str, data: bytes, *, mode: int = 0o644) -> str:
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        self.exec(["mkdir", "-p", directory], timeout=30)
+        self._sdk.put_archive(directory, archive.getvalue())
+        return f"{directory}/{name}"
+
+    def copy_out(self, path: str, destination: Path) -> None:
+        """Copy a directory out of the container (no shared filesystem needed)."""
+        for relative, data in _archive_files(self._sdk.get_archive(path)[0], strip=1):
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    def kill(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            self._sdk.kill()
+
+
+def _archive_files(chunks: Iterable[bytes], *, strip: int) -> Iterator[tuple[Path, bytes]]:
+    """Regular files of a tar stream, their first ``strip`` path parts removed; never a path
+    that would leave the destination."""
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        for member in tar.getmembers():
+            relative = Path(*Path(member.name).parts[strip:])
+            if not member.isfile() or ".." in relative.parts or relative.is_absolute():
+                continue
+            extracted = tar.extractfile(member)
+            if extracted is not None:
+                yield relative, extracted.read()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One afenv invocation's objects in the engine: its id and the labels they all carry."""
+
+    id: str
+    purpose: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, suffix: str) -> str:
+        return f"afenv-{self.id}-{suffix}"
+
+
+class Engine:
+    """The Docker engine as afenv uses it."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self._client = client
+
+    @classmethod
+    def connect(cls, timeout: int = 900) -> Engine:
+        try:
+            client = docker.from_env(timeout=timeout)
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise DockerUnavailable(
+                f"no Docker engine answers ({exc.__class__.__name__}); start one with "
+                f"`bash scripts/ensure-docker.sh` (installs docker.io and starts dockerd)"
+            ) from None
+        return cls(client)
+
+    def reconnect(self) -> Engine:
+        """A fresh connection: an interrupted one may still be reading a build stream."""
+        self._client.close()
+        return Engine.connect(timeout=120)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- images --------------------------------------------------------------------------------
+
+    def image(self, reference: str) -> ImageInfo | None:
+        try:
+            return ImageInfo._from_sdk(self._client.images.get(reference))
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise ConfigError(f"image {reference!r}: {_explain(exc)}") from None
+
+    def require_image(self, reference: str, *, hint: str) -> ImageInfo:
+        found = self.image(reference)
+        if found is None:
+            raise ConfigError(f"image {reference} not found; {hint}")
+        return found
+
+    def images(self, *labels: str) -> list[ImageInfo]:
+        """Images carrying every given label (``key`` or ``key=value``)."""
+        found = self._client.images.list(filters={"label": list(labels)})
+        return [ImageInfo._from_sdk(image) for image in found]
+
+    def tagged(self, repository: str) -> list[ImageInfo]:
+        return [ImageInfo._from_sdk(image) for image in self._client.images.list(name=repository)]
+
+    def tag(self, source: str, reference: str) -> None:
+        repository, _, tag = reference.rpartition(":")
+        self._client.api.tag(source, repository, tag)
+
+    def untag(self, reference: str) -> None:
+        """Remove one tag (never the image's layers); a tag that is not there is fine."""
+        with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
+            self._client.api.remove_image(reference, noprune=True)
+
+    def remove_image(self, reference: str) -> None:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            self._client.images.remove(reference, force=True)
+
+    def pull(self, reference: str, report: Callable[[str], None]) -> ImageInfo | None:
+        """The pulled image, or None (with the reason reported) when no registry serves it."""
+        try:
+            return ImageInfo._from_sdk(self._client.images.pull(reference))
+        except docker.errors.APIError as exc:
+            report(f"cannot pull {reference} ({_explain(exc)})")
+            return None
+
+    def import_rootfs(self, archive: Path, reference: str, changes: list[str]) -> ImageInfo:
+        repository, _, tag = reference.rpartition(":")
+        try:
+            self._client.api.import_image_from_file(
+                str(archive), repository=repository, tag=tag, changes=changes
+            )
+        except docker.errors.APIError as exc:
+            raise BuildError(f"docker import of {reference} failed: {_explain(exc)}") from None
+        return self.require_image(reference, hint="the import did not produce it")
+
+    def build(
+        self,
+        context: IO[bytes],
+        *,
+        tag: str,
+        what: str,
+        on_step: Callable[[str], None],
+        on_output: Callable[[str], None],
+    ) -> None:
+        """Build a tar context with the classic builder; one line on failure."""
+        stream = self._client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+        )
+        last_lines: list[str] = []
+        for chunk in stream:
+            if "error" in chunk:
+                detail = " ".join(" ".join(last_lines[-3:]).split())
+                message = " ".join(str(chunk["error"]).split())
+                raise BuildError(f"{what}: docker build failed: {message} (after: {detail})")
+            for line in str(chunk.get("stream", "")).splitlines():
+                if _STEP_RE.match(line):
+                    on_step(line)
+                elif line.strip():
+                    last_lines.append(line)
+                    on_output(line)
+
+    def read_from_image(self, reference: str, path: str) -> dict[str, bytes]:
+        """The files below ``path`` in an image, by name, without running it."""
+        run = self.new_run("read")
+        container = self._client.containers.create(reference, command=["true"], labels=run.labels)
+        try:
+            bits, _ = container.get_archive(path)
+            return {str(rel): data for rel, data in _archive_files(bits, strip=1)}
+        finally:
+            container.remove(force=True)
+
+    # -- what afenv creates --------------------------------------------------------------------
+
+    def new_run(self, purpose: str) -> Run:
+        run_id = secrets.token_hex(4)
+        labels = {RUN: run_id, OWNER: f"afenv {__version__}", PURPOSE: purpose}
+        return Run(id=run_id, purpose=purpose, labels=labels)
+
+    def create_network(self, run: Run, name: str, *, internal: bool) -> str:
+        network = self._client.networks.create(
+            name, driver="bridge", internal=internal, labels=dict(run.labels), check_duplicate=True
+        )
+        return str(network.name)
+
+    def create_volume(self, run: Run, name: str) -> str:
+        return str(self._client.volumes.create(name, labels=dict(run.labels)).name)
+
+    def start(
+        self,
+        run: Run,
+        image: str,
+        command: list[str],
+        *,
+        name: str,
+        network: str | None = None,
+        hostname: str | None = None,
+        volumes: Mapping[str, Mapping[str, str]] | None = None,
+        user: str = "",
+        environment: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        entrypoint: list[str] | None = None,
+    ) -> Container:
+        """A detached container carrying ``run``'s labels (and ``labels`` besides)."""
+        sdk = self._client.containers.run(
+            image,
+            command,
+            detach=True,
+            name=name,
+            hostname=hostname,
+            network=network,
+            volumes=dict(volumes or {}),
+            user=user,
+            environment=dict(environment or {}),
+            labels={**(labels or {}), **run.labels},
+            entrypoint=entrypoint,
+        )
+        return Container(sdk)
+
+    def remove_run(self, run: Run) -> None:
+        """Remove every container, network and volume of one run, found by its label (so one
+        interrupted between create and start goes too)."""
+        self._remove({"label": f"{RUN}={run.id}"})
+
+    def owned(self) -> dict[str, list[str]]:
+        """Names of every container, network and volume afenv created, by kind."""
+        selector = {"label": RUN}
+        return {
+            "containers": [
+                c.name for c in self._client.containers.list(all=True, filters=selector)
+            ],
+            "networks": [n.name for n in self._client.networks.list(filters=selector)],
+            "volumes": [v.name for v in self._client.volumes.list(filters=selector)],
+        }
+
+    def clean(self) -> dict[str, list[str]]:
+        """Remove everything afenv created and a killed run left (never images)."""
+        return self._remove({"label": RUN})
+
+    def _remove(self, selector: dict[str, str]) -> dict[str, list[str]]:
+        removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
+        for container in self._client.containers.list(all=True, filters=selector):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+                removed["containers"].append(container.name)
+        for network in self._client.networks.list(filters=selector):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed["networks"].append(network.name)
+        for volume in self._client.volumes.list(filters=selector):
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)
+                removed["volumes"].append(volume.name)
+        return removed
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    text = exc.explanation or str(exc)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return " ".join(str(text).split())[:300]

@@ -1,0 +1,152 @@
+"""Is the lock behind its inputs? Digests per input section and per generated file.
+
+``envs/lock/inputs.json`` records them when `afenv lock` writes the lock; `afenv lock --check`
+recomputes them from the parsed spec and names each input that changed, and each lock file
+edited by hand. Only the files afenv itself generates are ever read because of this record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from afenv.errors import LockError
+from afenv.lock.files import (
+    BASE_DEBIAN_LOCK,
+    CORE_LOCK,
+    FACILITY_LOCK,
+    FIX,
+    INPUTS,
+    experiment_lock_files,
+)
+from afenv.spec import ROLES, Project
+
+__all__ = [
+    "Recorded",
+    "check",
+    "digest",
+    "file_digest",
+    "generated_files",
+    "input_digests",
+    "read_recorded",
+]
+
+
+def digest(value: object) -> str:
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def file_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def input_digests(project: Project) -> dict[str, str]:
+    """One digest per input that a lock depends on, so drift can be named precisely."""
+    facility = project.facility
+    target: list[str] = [facility.index_url, facility.python.version, facility.python.platform]
+    if facility.exclude_newer:
+        target.append(facility.exclude_newer)
+    digests = {
+        "facility.target": digest(target),
+        "facility.core": digest(sorted(facility.core)),
+        "facility.debian": digest([facility.debian.suite, sorted(facility.debian.packages)]),
+    }
+    for role in ROLES:
+        digests[f"facility.roles.{role}"] = digest(sorted(facility.roles[role]))
+    for name, experiment in sorted(project.experiments.items()):
+        digests[f"images/{name}.pip"] = digest(sorted(experiment.pip))
+        digests[f"images/{name}.apt"] = digest(sorted(experiment.apt))
+    return digests
+
+
+def generated_files(project: Project) -> set[str]:
+    """Every lock file `afenv lock` writes for this project (relative paths)."""
+    files = {str(FACILITY_LOCK), str(CORE_LOCK), str(BASE_DEBIAN_LOCK)}
+    for name in project.experiments:
+        files |= {str(p) for p in experiment_lock_files(name).values()}
+    return files
+
+
+def _input_label(key: str) -> str:
+    if key.startswith("images/"):
+        name, _, field = key.removeprefix("images/").rpartition(".")
+        return f"images/{name}/experiment.toml [packages] {field}"
+    return "envs/facility.toml " + {
+        "facility.target": "[facility] index-url / exclude-newer / [python]",
+        "facility.core": "[core] packages",
+        "facility.debian": "[debian]",
+    }.get(key, f"[{key.removeprefix('facility.')}] packages")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recorded:
+    """What inputs.json says, checked for shape."""
+
+    inputs: Mapping[str, str]
+    files: Mapping[str, str]
+    mirror: str | None
+
+
+def read_recorded(project: Project) -> Recorded | None:
+    path = project.root / INPUTS
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise LockError(f"{path}: damaged (not the JSON `afenv lock` writes); {FIX}") from None
+    if not isinstance(data, dict):
+        raise LockError(f"{path}: damaged (not a JSON object); {FIX}")
+    inputs, files, mirror = data.get("inputs"), data.get("files"), data.get("mirror")
+    if not (
+        isinstance(inputs, dict)
+        and isinstance(files, dict)
+        and _str_map(inputs)
+        and _str_map(files)
+        and (mirror is None or isinstance(mirror, str))
+    ):
+        raise LockError(f"{path}: damaged (unexpected fields or types); {FIX}")
+    return Recorded(inputs=inputs, files=files, mirror=mirror)
+
+
+def _str_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def check(project: Project) -> list[str]:
+    """Reasons the lock is behind its inputs (empty: up to date). Reads files only."""
+    recorded = read_recorded(project)
+    if recorded is None:
+        return [f"{INPUTS} missing: the project was never locked"]
+    problems: list[str] = []
+    current = input_digests(project)
+    old = recorded.inputs
+    for key in sorted(set(current) | set(old)):
+        if key not in old:
+            problems.append(f"{_input_label(key)}: new since the lock")
+        elif key not in current:
+            problems.append(f"{key[:60]}: removed since the lock")
+        elif old[key] != current[key]:
+            problems.append(f"{_input_label(key)}: changed since the lock")
+    known = generated_files(project)
+    for relative, recorded_digest in sorted(recorded.files.items()):
+        if relative not in known:
+            # Never follow a path the record names unless afenv writes that file itself.
+            problems.append(f"{INPUTS}: names {relative[:60]!r}, which is no lock file")
+            continue
+        file_path = project.root / relative
+        if not file_path.is_file() or file_path.is_symlink():
+            problems.append(f"{relative}: missing")
+        elif file_digest(file_path.read_text(encoding="utf-8", errors="replace")) != (
+            recorded_digest
+        ):
+            problems.append(f"{relative}: edited by hand since the lock")
+    for relative in sorted(known - set(recorded.files)):
+        problems.append(f"{relative}: not written by the last `afenv lock`")
+    return problems

@@ -1,0 +1,182 @@
+"""The flow afenv runs, with typed options in and typed results out: lock, build → validate →
+promote, bench, list, clean. The CLI only parses, calls these and prints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from afenv import build as build_stage
+from afenv import lock as lock_stage
+from afenv import validate as validate_stage
+from afenv.benchmark import default_report_dir, run_benchmark
+from afenv.engine import Engine
+from afenv.errors import ConfigError, LockError
+from afenv.inventory import list_images
+from afenv.options import BenchOptions, BuildOptions, ClusterOptions
+from afenv.spec import Experiment, Project, with_benchmark
+from afenv.state import State
+from afenv.ui import UI
+
+__all__ = [
+    "BuildResult",
+    "Session",
+    "bench",
+    "build",
+    "cache_dir",
+    "check_lock",
+    "images",
+    "lock",
+    "validate_experiment",
+    "validate_images",
+]
+
+
+def cache_dir(env: Mapping[str, str]) -> Path:
+    """afenv's cache (the wheelhouse): $AFENV_CACHE, else the XDG cache folder."""
+    if env.get("AFENV_CACHE"):
+        path = Path(env["AFENV_CACHE"])
+    else:
+        base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "/root")) / ".cache")
+        path = Path(base) / "afenv"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"AFENV_CACHE: {path} is not a folder; point it at a folder")
+    return path
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    """What every command works with: the facility repository, the environment, the UI."""
+
+    project: Project
+    env: Mapping[str, str]
+    ui: UI
+
+    @property
+    def cache(self) -> Path:
+        return cache_dir(self.env)
+
+    @property
+    def state(self) -> State:
+        return State(self.project.state_dir)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult:
+    images: tuple[build_stage.BuiltImage, ...]
+    validation: validate_stage.ValidationReport | None
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"images": [image.as_dict() for image in self.images]}
+        if self.validation is not None:
+            result["validation"] = self.validation.as_dict()
+        return result
+
+
+def lock(session: Session) -> lock_stage.LockResult:
+    session.ui.info("resolving the facility lock with uv")
+    return lock_stage.lock(session.project, session.env)
+
+
+def check_lock(session: Session) -> None:
+    problems = lock_stage.check(session.project)
+    if problems:
+        raise LockError(f"lock is behind its inputs: {'; '.join(problems)}; run `afenv lock`")
+
+
+def build(
+    session: Session, experiment: Experiment, options: BuildOptions, docker: Engine
+) -> BuildResult:
+    plan = build_stage.prepare_plan(
+        session.project,
+        experiment,
+        docker=docker,
+        env=session.env,
+        ui=session.ui,
+        cache=session.cache,
+        refresh_base=options.refresh_base,
+    )
+    images = tuple(build_stage.execute(plan, docker=docker, ui=session.ui, state=session.state))
+    if not options.validate:
+        return BuildResult(images=images, validation=None)
+    references = {image.role: image.reference for image in images}
+    report = _validate_pair(session, experiment, references, options.cluster, docker)
+    return BuildResult(images=images, validation=report)
+
+
+def _built_pair(session: Session, experiment: Experiment, docker: Engine) -> dict[str, str]:
+    references = build_stage.pair_references(
+        session.project, experiment, docker=docker, cache=session.cache
+    )
+    for role, reference in references.items():
+        if docker.image(reference) is None:
+            raise ConfigError(
+                f"{role} image {reference} is not built; run `afenv build {experiment.name}`"
+            )
+    return references
+
+
+def validate_experiment(
+    session: Session, experiment: Experiment, options: ClusterOptions, docker: Engine
+) -> validate_stage.ValidationReport:
+    """Validate the experiment's pair as the lock says it is, without building anything."""
+    references = _built_pair(session, experiment, docker)
+    return _validate_pair(session, experiment, references, options, docker)
+
+
+def _validate_pair(
+    session: Session,
+    experiment: Experiment,
+    references: Mapping[str, str],
+    options: ClusterOptions,
+    docker: Engine,
+) -> validate_stage.ValidationReport:
+    locks = lock_stage.load_locks(session.project, experiment)
+    pair = validate_stage.pair_for_experiment(experiment, references, locks)
+    return _validate_and_promote(session, pair, options, docker)
+
+
+def validate_images(
+    session: Session, worker: str, singleuser: str, options: ClusterOptions, docker: Engine
+) -> validate_stage.ValidationReport:
+    """Validate any two images (e.g. what a hub runs today); never promotes them."""
+    pair = validate_stage.pair_from_images(docker, worker, singleuser)
+    return _validate_and_promote(session, pair, options, docker)
+
+
+def _validate_and_promote(
+    session: Session, pair: validate_stage.Pair, options: ClusterOptions, docker: Engine
+) -> validate_stage.ValidationReport:
+    report = validate_stage.validate(
+        pair, docker=docker, ui=session.ui, reports=session.project.reports_dir, options=options
+    )
+    promoted = validate_stage.promote(report, docker=docker, state=session.state)
+    report = report.with_promotion(promoted)
+    validate_stage.write_summary(report)  # once, after promotion: equal to what --json prints
+    return report
+
+
+def bench(
+    session: Session, experiment: Experiment, options: BenchOptions, docker: Engine
+) -> dict[str, Any]:
+    references = _built_pair(session, experiment, docker)
+    spec = with_benchmark(
+        experiment.benchmark, events=options.events, files=options.files, seed=options.seed
+    )
+    return run_benchmark(
+        docker,
+        worker_image=references["worker"],
+        singleuser_image=references["singleuser"],
+        spec=spec,
+        modes=options.modes,
+        workers=options.cluster.workers,
+        report_dir=options.report
+        or default_report_dir(session.project.reports_dir, experiment.name),
+        ui=session.ui,
+    )
+
+
+def images(session: Session, docker: Engine) -> list[dict[str, Any]]:
+    return list_images(docker, session.state)

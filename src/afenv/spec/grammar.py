@@ -1,0 +1,69 @@
+"""Strict grammars for every spec value that reaches a Dockerfile, a shell or a path.
+
+Whitelists, not blacklists: a value either matches its grammar or is refused with the rule it
+broke. Templates quote what they interpolate as well; this is the first line of defence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["RULES", "Rule", "canonical_name"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: re.Pattern[str]
+    says: str  # the rule, as the error message states it
+    max_length: int = 200
+
+    def accepts(self, value: str) -> bool:
+        return len(value) <= self.max_length and self.pattern.fullmatch(value) is not None
+
+
+def _rule(pattern: str, says: str, max_length: int = 200) -> Rule:
+    return Rule(re.compile(pattern), says, max_length)
+
+
+RULES: dict[str, Rule] = {
+    "experiment": _rule(
+        r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]", "lower-case letters, digits, '-'", 32
+    ),
+    "facility": _rule(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", "letters, digits, '.', '_', '-'", 63),
+    # Debian policy 5.6.1 (package names) and 5.6.12 (versions).
+    "debian_package": _rule(r"[a-z0-9][a-z0-9+.-]+", "a Debian package name (no version)", 100),
+    "debian_version": _rule(
+        r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*", "a Debian version ([epoch:]upstream[-revision])", 100
+    ),
+    "suite": _rule(r"[a-z]+", "a Debian suite code name", 20),
+    # A DNS name with at least one dot: cms.cern.ch, sw.hsf.org.
+    "cvmfs": _rule(
+        r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+",
+        "a CVMFS repository name (DNS-like, e.g. cms.cern.ch)",
+        253,
+    ),
+    "vo": _rule(r"[a-z0-9][a-z0-9._-]{0,62}", "a VO name (lower-case, digits, '.', '_', '-')", 63),
+    "env_name": _rule(r"[A-Za-z_][A-Za-z0-9_]*", "a POSIX environment variable name", 100),
+    # One printable line: no control characters at all (newlines, tabs, NUL, escapes).
+    "env_value": _rule(r"[^\x00-\x1f\x7f]*", "one printable line", 1000),
+    "text": _rule(r"[^\x00-\x1f\x7f]+", "one printable line", 200),
+    "url": _rule(
+        r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%+/-]*)?",
+        "an http(s) URL without spaces, quotes, query or fragment",
+        300,
+    ),
+    "timestamp": _rule(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
+        "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ",
+        20,
+    ),
+}
+
+
+def canonical_name(name: str) -> str:
+    """A Python distribution name as PEP 503 compares them (the one normalisation afenv uses
+    on the host; packaging's, so that lock, spec and checks agree)."""
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))

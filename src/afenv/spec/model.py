@@ -1,0 +1,120 @@
+"""The parsed spec: frozen dataclasses that every later stage receives instead of the files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from afenv.errors import ConfigError
+
+__all__ = [
+    "ROLES",
+    "BenchmarkSpec",
+    "DebianSpec",
+    "Experiment",
+    "Facility",
+    "Project",
+    "PythonSpec",
+]
+
+# Layer order: singleuser is built on top of worker, so worker comes first.
+ROLES: tuple[str, ...] = ("worker", "singleuser")
+
+PLATFORM_RE = re.compile(r"^x86_64-manylinux_2_(\d+)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DebianSpec:
+    suite: str
+    base_image: str
+    packages: tuple[str, ...]
+    mirror: str | None  # None: take the mirror from the host's apt sources
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonSpec:
+    version: str  # major.minor of Debian's python3 in the suite
+    platform: str  # uv's --python-platform, e.g. x86_64-manylinux_2_40
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        match = PLATFORM_RE.match(self.platform)
+        assert match, self.platform  # checked at load time
+        return (2, int(match.group(1)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facility:
+    name: str
+    index_url: str
+    exclude_newer: str | None  # uv --exclude-newer: the lock is then a function of the spec
+    debian: DebianSpec
+    python: PythonSpec
+    core: tuple[str, ...]
+    roles: Mapping[str, tuple[str, ...]]
+    source: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkSpec:
+    """Size of the Ds sample; these defaults serve experiments that set none and foreign pairs."""
+
+    events: int = 200_000
+    files: int = 4
+    seed: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Experiment:
+    name: str
+    title: str
+    description: str
+    vos: tuple[str, ...]
+    cvmfs: tuple[str, ...]
+    pip: tuple[str, ...]
+    apt: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    benchmark: BenchmarkSpec
+    directory: Path
+
+    @property
+    def source(self) -> Path:
+        return self.directory / "experiment.toml"
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.directory / "lock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    """A facility repository: envs/ and images/, optionally templates/ overriding afenv's."""
+
+    root: Path
+    facility: Facility
+    experiments: Mapping[str, Experiment]
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".afenv"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def experiment(self, name: str) -> Experiment:
+        try:
+            return self.experiments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.experiments)) or "none"
+            shown = name if len(name) <= 40 else name[:37] + "..."
+            raise ConfigError(
+                f"unknown experiment {shown!r}: known experiments are {known} "
+                f"(each is a folder images/<name>/ with an experiment.toml)"
+            ) from None

@@ -1,0 +1,40 @@
+"""Fixtures for the image checks: testinfra hosts of the running validation containers."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+ROLES = ("worker", "singleuser")
+
+
+@pytest.fixture(scope="session")
+def context() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(os.environ["AFENV_CHECK_CONTEXT"]).read_text())
+    return data
+
+
+@pytest.fixture(scope="session", params=ROLES)
+def role(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def image(context: dict[str, Any], role: str) -> dict[str, Any]:
+    found: dict[str, Any] = context["images"][role]
+    return found
+
+
+@pytest.fixture(scope="session")
+def host(image: dict[str, Any]) -> testinfra.host.Host:
+    return testinfra.get_host(f"docker://{image['container']}")
+
+
+def run(host: testinfra.host.Host, command: str, timeout: int = 180) -> Any:
+    """Every command in a container is bounded in time."""
+    return host.run(f"timeout {timeout} {command}")

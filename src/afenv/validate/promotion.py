@@ -1,0 +1,56 @@
+"""Promotion: only a passing afenv pair moves the promoted tags; every result is recorded.
+
+The decision is pure (:func:`promotion_tags`); :func:`promote` records it in the state and
+moves the tags through the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from afenv import engine
+from afenv.engine import Engine
+from afenv.state import State
+from afenv.validate.report import ValidationReport
+
+__all__ = ["promote", "promotion_tags"]
+
+
+def promotion_tags(report: ValidationReport, day: dt.date) -> dict[str, tuple[str, ...]]:
+    """source reference -> the tags it gets; empty unless an afenv pair passed."""
+    pair = report.pair
+    if pair.experiment is None or not report.passed:
+        return {}
+    return {
+        reference: engine.promoted_tags(reference.rsplit(":", 1)[0], day)
+        for reference in (pair.worker, pair.singleuser)
+    }
+
+
+def promote(report: ValidationReport, *, docker: Engine, state: State) -> tuple[str, ...]:
+    """Record the result; move the tags of a passing afenv pair. Returns the tags moved."""
+    pair = report.pair
+    now = dt.datetime.now(dt.UTC)
+    record = {
+        "passed": report.passed,
+        "when": now.isoformat(timespec="seconds"),
+        "report": str(report.summary_path),
+    }
+    if pair.experiment is None:
+        # A pair named by the user says nothing about either image alone (the mismatch may be
+        # the other one's): keep the result under the pair, not under its images.
+        data = state.load()
+        data["pairs"][pair.key] = record | pair.references
+        state.save(data)
+        return ()
+    for reference in (pair.worker, pair.singleuser):
+        state.record_image(reference, validation=record)
+    tags = promotion_tags(report, now.date())
+    for source, targets in tags.items():
+        for target in targets:
+            docker.tag(source, target)
+    if tags:
+        data = state.load()
+        data["promoted"][pair.experiment] = [pair.worker, pair.singleuser]
+        state.save(data)
+    return tuple(target for targets in tags.values() for target in targets)
