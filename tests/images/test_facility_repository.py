@@ -57,8 +57,11 @@ def facility(
     root = tmp_path_factory.mktemp("facility") / "test-af"
     _run([str(installed_afenv), "init", str(root), "--experiment", "demo"])
     yield root
-    for image in client.images.list(name="afenv/demo-*"):
-        client.images.remove(image.id, force=True)
+    # The notebook image sits on the worker image: remove it first.
+    for repository in ("afenv/demo-singleuser", "afenv/demo-worker"):
+        for image in client.images.list(name=repository):
+            for tag in image.tags:
+                client.images.remove(tag)
 
 
 def test_a_scaffolded_repository_locks_builds_and_validates(
