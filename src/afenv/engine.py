@@ -241,30 +241,43 @@ class Run:
 
 
 class Engine:
-    """The Docker engine as afenv uses it."""
+    """The Docker engine as afenv uses it.
 
-    def __init__(self, client: docker.DockerClient) -> None:
-        self._client = client
+    :meth:`connect` connects on first use, so that a command fails on bad input (a spec, a
+    lock, an option) before it ever needs the engine, and without one if it never does.
+    """
+
+    def __init__(self, client: docker.DockerClient | None = None, *, timeout: int = 900) -> None:
+        self._sdk = client
+        self._timeout = timeout
 
     @classmethod
     def connect(cls, timeout: int = 900) -> Engine:
-        try:
-            client = docker.from_env(timeout=timeout)
-            client.ping()
-        except docker.errors.DockerException as exc:
-            raise DockerUnavailable(
-                f"no Docker engine answers ({exc.__class__.__name__}); start one with "
-                f"`bash scripts/ensure-docker.sh` (installs docker.io and starts dockerd)"
-            ) from None
-        return cls(client)
+        return cls(timeout=timeout)
+
+    @property
+    def _client(self) -> docker.DockerClient:
+        if self._sdk is None:
+            try:
+                client = docker.from_env(timeout=self._timeout)
+                client.ping()
+            except docker.errors.DockerException as exc:
+                raise DockerUnavailable(
+                    f"no Docker engine answers ({exc.__class__.__name__}); start one with "
+                    f"`bash scripts/ensure-docker.sh` (installs docker.io and starts dockerd)"
+                ) from None
+            self._sdk = client
+        return self._sdk
 
     def reconnect(self) -> Engine:
         """A fresh connection: an interrupted one may still be reading a build stream."""
-        self._client.close()
-        return Engine.connect(timeout=120)
+        self.close()
+        return Engine(timeout=120)
 
     def close(self) -> None:
-        self._client.close()
+        if self._sdk is not None:
+            self._sdk.close()
+            self._sdk = None
 
     # -- images --------------------------------------------------------------------------------
 

@@ -324,3 +324,18 @@ def test_usage_errors_are_one_line(
     assert lines[0].startswith("afenv: error: ")
     assert named in lines[0]
     assert "--help" in lines[0]
+
+
+def test_the_readme_exit_code_table_is_the_error_hierarchy() -> None:
+    import re
+
+    from afenv import errors
+
+    rows = re.findall(r"^\| (\d+) \| `(\w+)` \| (.+) \|$", (ROOT / "README.md").read_text(), re.M)
+    documented = {name: int(code) for code, name, _ in rows}
+    classes = {
+        name: cls.exit_code
+        for name in errors.__all__
+        if (cls := getattr(errors, name)) is not errors.AfenvError
+    }
+    assert documented == classes

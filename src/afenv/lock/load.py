@@ -67,16 +67,16 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
         mirror=mirror.rstrip("/"),
     )
     by_hash = facility.by_hash()
-    for what, image_lock in (
-        ("core", locks.core),
-        ("worker", locks.worker),
-        ("singleuser", locks.singleuser),
+    for path, image_lock in (
+        (project.root / CORE_LOCK, locks.core),
+        (files["worker"], locks.worker),
+        (files["singleuser"], locks.singleuser),
     ):
         for name, (version, sha256) in image_lock.pins.items():
             wheel = by_hash.get(sha256)
             if wheel is None or (wheel.name, wheel.version) != (name, version):
                 raise LockError(
-                    f"{experiment.name} {what} lock: {name}=={version} (sha256 {sha256[:12]}…) "
-                    f"is not in the facility lock; {FIX}"
+                    f"{path}: {name}=={version} (sha256 {sha256[:12]}…) is not in the "
+                    f"facility lock; {FIX}"
                 )
     return locks

@@ -273,8 +273,20 @@ def load_experiment(directory: Path) -> Experiment:
         ),
         directory=directory,
     )
+    _refuse_links(directory)
     _check_vo_files(experiment)
     return experiment
+
+
+def _refuse_links(directory: Path) -> None:
+    """Nothing in an experiment folder may point elsewhere: a link in grid/ would put host files
+    (``/etc/passwd``, the host's CA certificates) into a build context."""
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink():
+            raise ConfigError(
+                f"{path}: is a symbolic link; experiment folders hold plain files only (copy the "
+                f"file in its place)"
+            )
 
 
 def _check_vo_files(experiment: Experiment) -> None:
@@ -313,7 +325,10 @@ def load_project(root: Path) -> Project:
     experiments: dict[str, Experiment] = {}
     images = root / "images"
     for directory in sorted(images.iterdir()) if images.is_dir() else ():
-        if (directory / "experiment.toml").is_file():
+        if directory.is_symlink():
+            raise ConfigError(f"{directory}: is a symbolic link; experiment folders are folders")
+        spec = directory / "experiment.toml"
+        if spec.exists() or spec.is_symlink():
             experiment = load_experiment(directory)
             _check_no_overlap(facility, experiment)
             experiments[experiment.name] = experiment
