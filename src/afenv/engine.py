@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import io
+import os
 import re
 import secrets
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,6 +272,25 @@ class Engine:
                 ) from None
             self._sdk = client
         return self._sdk
+
+    @contextlib.contextmanager
+    def exclusive(self, what: str, report: Callable[[str], None]) -> Iterator[None]:
+        """Hold this engine's lock for ``what`` (e.g. building): two afenv processes on one
+        engine (two terminals, two CI jobs) take turns instead of tagging each other's images.
+        """
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        digest = hashlib.sha256(host.encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"afenv-engine-{digest}-{what}.lock"
+        with path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                report(f"another afenv process is {what} on this engine; waiting for it")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def reconnect(self) -> Engine:
         """A fresh connection: an interrupted one may still be reading a build stream."""

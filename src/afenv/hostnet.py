@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import hashlib
+import http.client
 import ssl
 import tempfile
 import urllib.error
@@ -73,7 +74,7 @@ def fetch_bytes(url: str, env: Mapping[str, str], *, what: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=_TIMEOUT, context=_context(env)) as response:
             return bytes(response.read())
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(
             f"cannot download {what} from {url}: {reason}; check the network"
@@ -98,9 +99,18 @@ def download(url: str, destination: Path, sha256: str, env: Mapping[str, str]) -
             handle,
             urllib.request.urlopen(url, timeout=_TIMEOUT, context=_context(env)) as response,
         ):
+            announced = response.headers.get("Content-Length")
+            received = 0
             while chunk := response.read(_CHUNK):
                 digest.update(chunk)
                 handle.write(chunk)
+                received += len(chunk)
+        if announced is not None and announced.isdigit() and received < int(announced):
+            # A connection that ends early is a network fault, not other bytes: say so.
+            raise FetchError(
+                f"cannot download {destination.name} from {url}: the connection closed after "
+                f"{received} of {announced} bytes; try again"
+            )
         if digest.hexdigest() != sha256:
             raise FetchError(
                 f"hash mismatch for {destination.name}: expected sha256:{sha256}, got "
@@ -108,8 +118,11 @@ def download(url: str, destination: Path, sha256: str, env: Mapping[str, str]) -
                 f"lock records: re-run `afenv lock` if the release was replaced"
             )
         temporary.replace(destination)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FetchError(f"cannot download {destination.name} from {url}: {reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+        # HTTPException: the server went away mid-file (IncompleteRead) or spoke no HTTP.
+        reason = getattr(exc, "reason", None) or exc.__class__.__name__ + f" {exc}"
+        raise FetchError(
+            f"cannot download {destination.name} from {url}: {' '.join(str(reason).split())[:200]}"
+        ) from None
     finally:
         temporary.unlink(missing_ok=True)

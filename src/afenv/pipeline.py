@@ -93,12 +93,20 @@ def build(
         session.project,
         experiment,
         docker=docker,
-        env=session.env,
         ui=session.ui,
         cache=session.cache,
         refresh_base=options.refresh_base,
     )
-    images = tuple(build_stage.execute(plan, docker=docker, ui=session.ui, state=session.state))
+    images = tuple(
+        build_stage.execute(
+            plan,
+            docker=docker,
+            ui=session.ui,
+            state=session.state,
+            wheelhouse=build_stage.Wheelhouse(session.cache / "wheels"),
+            env=session.env,
+        )
+    )
     if not options.validate:
         return BuildResult(images=images, validation=None)
     references = {image.role: image.reference for image in images}

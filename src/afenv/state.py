@@ -7,8 +7,11 @@ is one line naming it and the fix, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +66,26 @@ class State:
             json.dump(data, handle, indent=2, sort_keys=True)
         Path(handle.name).replace(self.path)  # readers see the old or the new state, never half
 
+    @contextlib.contextmanager
+    def update(self) -> Iterator[dict[str, Any]]:
+        """Load, let the caller change, save: one process at a time (a build and a validation
+        in two terminals both record results), so no update is lost."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigError(f"{self.directory}: is not a folder; remove it") from None
+        with (self.directory / "state.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                data = self.load()
+                yield data
+                self.save(data)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def record_image(self, reference: str, **fields: Any) -> None:
-        data = self.load()
-        entry = data["images"].setdefault(reference, {})
-        if not isinstance(entry, dict):
-            raise self._damaged(f"has a malformed entry for {reference}")
-        entry.update(fields)
-        self.save(data)
+        with self.update() as data:
+            entry = data["images"].setdefault(reference, {})
+            if not isinstance(entry, dict):
+                raise self._damaged(f"has a malformed entry for {reference}")
+            entry.update(fields)

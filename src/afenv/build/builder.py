@@ -57,21 +57,17 @@ def prepare_plan(
     experiment: Experiment,
     *,
     docker: Engine,
-    env: Mapping[str, str],
     ui: UI,
     cache: Path,
     refresh_base: bool = False,
 ) -> BuildPlan:
-    """Locks read, wheels present, base image present: the plan, ready to execute."""
+    """Locks read, base image present: the plan, ready to execute (wheels come when needed)."""
     locks = load_locks(project, experiment)
-    wheelhouse = Wheelhouse(cache / "wheels")
-    by_hash = locks.facility.by_hash()
-    wheelhouse.ensure((by_hash[s] for _, s in locks.singleuser.pins.values()), env, ui.info)
     base = ensure_base(
         docker, project.facility.debian, locks.mirror, refresh=refresh_base, report=ui.info
     )
     ui.info(f"base image {base.reference} ({base.origin})")
-    return make_plan(project, experiment, locks, base, wheelhouse.path)
+    return make_plan(project, experiment, locks, base, Wheelhouse(cache / "wheels").path)
 
 
 def pair_references(
@@ -90,7 +86,27 @@ def pair_references(
     return {image.role: image.reference for image in plan.images}
 
 
-def execute(plan: BuildPlan, *, docker: Engine, ui: UI, state: State) -> list[BuiltImage]:
+def execute(
+    plan: BuildPlan,
+    *,
+    docker: Engine,
+    ui: UI,
+    state: State,
+    wheelhouse: Wheelhouse,
+    env: Mapping[str, str],
+) -> list[BuiltImage]:
+    """Build what is missing; only then are wheels downloaded or re-checked, so a no-op
+    rebuild touches neither the network nor the wheelhouse."""
+    with docker.exclusive("building", ui.info):
+        built = _build_pair(plan, docker=docker, ui=ui, wheelhouse=wheelhouse, env=env)
+    return [
+        _result(image, seconds, was_built, docker, state) for image, seconds, was_built in built
+    ]
+
+
+def _build_pair(
+    plan: BuildPlan, *, docker: Engine, ui: UI, wheelhouse: Wheelhouse, env: Mapping[str, str]
+) -> list[tuple[ImagePlan, float, bool]]:
     staged: list[str] = []
     built: list[tuple[ImagePlan, float, bool]] = []
     try:
@@ -104,6 +120,7 @@ def execute(plan: BuildPlan, *, docker: Engine, ui: UI, state: State) -> list[Bu
                 staged.append(image.staging)
                 built.append((image, ui.elapsed() - started, False))
                 continue
+            wheelhouse.ensure(image.wheels, env, ui.info)
             ui.info(f"{image.name}: building {image.reference}")
             staged.append(image.staging)
             _build(docker, image, ui)
@@ -117,31 +134,32 @@ def execute(plan: BuildPlan, *, docker: Engine, ui: UI, state: State) -> list[Bu
     finally:
         for reference in staged:
             docker.untag(reference)
-    results = []
-    for image, seconds, was_built in built:
-        info = docker.require_image(image.reference, hint="it was tagged a moment ago")
-        manifest_dir = _save_manifest(docker, image, state.directory / "manifests")
-        if was_built:
-            state.record_image(
-                image.reference,
-                built=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                experiment=image.experiment,
-                role=image.role,
-                id=info.id,
-            )
-        results.append(
-            BuiltImage(
-                experiment=image.experiment,
-                role=image.role,
-                reference=image.reference,
-                image_id=info.id,
-                size=info.size,
-                built=was_built,
-                seconds=seconds,
-                manifest_dir=manifest_dir,
-            )
+    return built
+
+
+def _result(
+    image: ImagePlan, seconds: float, was_built: bool, docker: Engine, state: State
+) -> BuiltImage:
+    info = docker.require_image(image.reference, hint="it was tagged a moment ago")
+    manifest_dir = _save_manifest(docker, image, state.directory / "manifests")
+    if was_built:
+        state.record_image(
+            image.reference,
+            built=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            experiment=image.experiment,
+            role=image.role,
+            id=info.id,
         )
-    return results
+    return BuiltImage(
+        experiment=image.experiment,
+        role=image.role,
+        reference=image.reference,
+        image_id=info.id,
+        size=info.size,
+        built=was_built,
+        seconds=seconds,
+        manifest_dir=manifest_dir,
+    )
 
 
 def _build(docker: Engine, image: ImagePlan, ui: UI) -> None:

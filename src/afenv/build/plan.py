@@ -47,6 +47,7 @@ class ImagePlan:
     files: tuple[ContextFile, ...]
     layers: tuple[Layer, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
+    wheels: tuple[LockedWheel, ...] = ()  # what the build context needs from the wheelhouse
 
     @property
     def reference(self) -> str:
@@ -140,6 +141,7 @@ def _image_plan(
     parent_identity: str,
     lock: ImageLock,
     layers: tuple[Layer, ...],
+    wheels: Mapping[str, LockedWheel],
     extra_labels: Mapping[str, str] | None = None,
     oci_base: str | None = None,
 ) -> ImagePlan:
@@ -173,6 +175,9 @@ def _image_plan(
         parent=parent,
         dockerfile=templates.render(template, data | {"labels": sorted(labels.items())}),
         files=tuple(files),
+        wheels=tuple(
+            wheels[f.sha256] for f in files if f.path.startswith("wheels/") and f.sha256 in wheels
+        ),
         layers=layers,
         labels=labels,
     )
@@ -242,6 +247,7 @@ def make_plan(
         parent=base.reference,
         parent_identity=base.image_id,
         lock=locks.worker,
+        wheels=locks.facility.by_hash(),
         layers=(
             Layer(
                 name="base-os",
@@ -274,6 +280,7 @@ def make_plan(
         parent=worker.staging,
         parent_identity=worker.content_hash,
         lock=locks.singleuser,
+        wheels=locks.facility.by_hash(),
         layers=(*worker.layers, Layer(name="notebook", packages=_pins_list(notebook_pins))),
         extra_labels={"worker_hash": worker.content_hash},
         oci_base=worker.reference,

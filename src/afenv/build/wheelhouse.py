@@ -8,6 +8,7 @@ needs the network.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,11 +28,21 @@ class Wheelhouse:
     def path(self, wheel: LockedWheel) -> Path:
         return self.root / "sha256" / wheel.sha256[:2] / wheel.sha256 / wheel.filename
 
-    def has(self, wheel: LockedWheel) -> bool:
+    def intact(self, wheel: LockedWheel) -> bool:
+        """The cached file is there and still has the locked hash.
+
+        Files only ever appear here after their hash was checked (see hostnet.download), but a
+        disk, a backup tool or a person can still truncate or damage one later: a build reads
+        every byte it sends anyway, so it checks them here once more.
+        """
         path = self.path(wheel)
-        # Files only ever appear here after their hash was checked (see hostnet.download);
-        # the size guards against a truncated copy made by other means.
-        return path.is_file() and (wheel.size == 0 or path.stat().st_size == wheel.size)
+        if not path.is_file() or path.is_symlink():
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest() == wheel.sha256
 
     def ensure(
         self,
@@ -39,9 +50,16 @@ class Wheelhouse:
         env: Mapping[str, str],
         report: Callable[[str], None] = lambda _: None,
     ) -> dict[str, Path]:
-        """Paths of every wheel by sha256, downloading the missing ones."""
+        """Paths of every wheel by sha256, intact: missing or damaged ones are downloaded."""
         wanted = {w.sha256: w for w in wheels}
-        missing = [w for w in wanted.values() if not self.has(w)]
+        missing = []
+        for wheel in wanted.values():
+            if self.intact(wheel):
+                continue
+            if self.path(wheel).exists():
+                report(f"cached {wheel.filename} does not match its sha256; downloading it again")
+                self.path(wheel).unlink()
+            missing.append(wheel)
         if missing:
             total = sum(w.size for w in missing)
             report(f"downloading {len(missing)} wheels ({total / 1e6:.0f} MB) into {self.root}")

@@ -39,9 +39,8 @@ def promote(report: ValidationReport, *, docker: Engine, state: State) -> tuple[
     if pair.experiment is None:
         # A pair named by the user says nothing about either image alone (the mismatch may be
         # the other one's): keep the result under the pair, not under its images.
-        data = state.load()
-        data["pairs"][pair.key] = record | pair.references
-        state.save(data)
+        with state.update() as data:
+            data["pairs"][pair.key] = record | pair.references
         return ()
     for reference in (pair.worker, pair.singleuser):
         state.record_image(reference, validation=record)
@@ -50,7 +49,6 @@ def promote(report: ValidationReport, *, docker: Engine, state: State) -> tuple[
         for target in targets:
             docker.tag(source, target)
     if tags:
-        data = state.load()
-        data["promoted"][pair.experiment] = [pair.worker, pair.singleuser]
-        state.save(data)
+        with state.update() as data:
+            data["promoted"][pair.experiment] = [pair.worker, pair.singleuser]
     return tuple(target for targets in tags.values() for target in targets)
