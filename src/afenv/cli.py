@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--report", type=Path, help="report folder (default: reports/<exp>/bench-…)")
 
+    verify = commands.add_parser(
+        "verify", parents=[output], help="check images (built or pulled) against their lock"
+    )
+    verify.add_argument("images", nargs="+", metavar="IMAGE")
+
     commands.add_parser("list", parents=[output], help="show the images afenv built")
     commands.add_parser(
         "clean", parents=[output], help="remove containers, networks and volumes afenv created"
@@ -263,6 +268,27 @@ def _bench(session: pipeline.Session, args: argparse.Namespace, docker: Engine) 
     return 0
 
 
+def _verify(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    from afenv.errors import ValidationFailed
+    from afenv.validate.verify import verify_image
+
+    results = [verify_image(session.project, reference, docker) for reference in args.images]
+    lines = []
+    for result in results:
+        lines.append(f"{result.reference}: {'matches its lock' if result.ok else 'DIFFERS'}")
+        lines += [f"  {problem}" for problem in result.problems]
+    _print(args, [r.as_dict() for r in results], "\n".join(lines))
+    bad = [r for r in results if not r.ok]
+    if bad:
+        first = bad[0]
+        raise ValidationFailed(
+            f"{first.reference} differs from its lock ({len(first.problems)} differences, first: "
+            f"{first.problems[0]})"
+            + (f"; {len(bad) - 1} more images differ" if len(bad) > 1 else "")
+        )
+    return 0
+
+
 def _list(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
     rows = pipeline.images(session, docker)
     if args.mode == "json":
@@ -291,6 +317,7 @@ _COMMANDS = {
     "build": _build,
     "validate": _validate,
     "bench": _bench,
+    "verify": _verify,
     "list": _list,
     "clean": _clean,
 }

@@ -401,6 +401,19 @@ class Engine:
 
     # -- what afenv creates --------------------------------------------------------------------
 
+    def run(self, image: str, command: list[str], *, timeout: int, purpose: str) -> ExecResult:
+        """A one-off container of ``image`` (its entrypoint bypassed): waits, then removes it."""
+        run = self.new_run(purpose)
+        container = self.start(
+            run, image, ["timeout", str(timeout), *command], name=run.name(purpose), entrypoint=[]
+        )
+        try:
+            code = container.wait(timeout=timeout + 60)
+            stdout, stderr = container.output()
+        finally:
+            self.remove_run(run)
+        return ExecResult(code, stdout, stderr)
+
     def new_run(self, purpose: str) -> Run:
         run_id = secrets.token_hex(4)
         labels = {RUN: run_id, OWNER: f"afenv {__version__}", PURPOSE: purpose}

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
+import tempfile
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ import docker
 import pytest
 
 from afenv import engine
+from afenv.hostnet import download
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tests' own containers carry run labels like afenv's, so the leak check covers them too.
@@ -65,6 +69,26 @@ def cms_images(client: docker.DockerClient) -> dict[str, dict[str, object]]:  # 
     return {image["role"]: image for image in json.loads(result.stdout)["images"]}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def users_notebook(
+    request: pytest.FixtureRequest, client: docker.DockerClient
+) -> Iterator[str | None]:
+    """A notebook server a user started from the afenv image with plain `docker run` (no
+    labels of ours): nothing afenv or the suite does may touch it, and it must still run at the
+    end of the session. Started once the cms pair exists."""
+    if not any(item.get_closest_marker("docker") for item in request.session.items):
+        yield None
+        return
+    images = request.getfixturevalue("cms_images")
+    container = client.containers.run(images["singleuser"]["reference"], detach=True)
+    try:
+        yield container.id
+        container.reload()
+        assert container.status == "running", "a user's container from an afenv image was hit"
+    finally:
+        container.remove(force=True)
+
+
 def run(
     client: docker.DockerClient,
     image: str,
@@ -105,3 +129,39 @@ def build_test_image(
         fileobj=context, custom_context=True, tag=tag, labels=IMAGE_LABELS, rm=True, forcerm=True
     )
     return str(image.id)
+
+
+# The lock pins toolz 1.2.0; the mismatched worker gets this real older release.
+OLD_TOOLZ = "1.1.0"
+
+
+def _older_toolz_wheel(target: Path) -> Path:
+    """A real, different toolz release, fetched on the host like every afenv download."""
+
+    request = urllib.request.Request(
+        "https://pypi.org/simple/toolz/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        files = json.load(response)["files"]
+    wheel = next(f for f in files if f["filename"] == f"toolz-{OLD_TOOLZ}-py3-none-any.whl")
+    path = target / wheel["filename"]
+    download(wheel["url"], path, wheel["hashes"]["sha256"], os.environ)
+    return path
+
+
+@pytest.fixture
+def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: ignore[no-untyped-def]
+    tag = "afenv-test/cms-worker-old-toolz:test"
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _older_toolz_wheel(Path(tmp))
+        dockerfile = (
+            f"FROM {cms_images['worker']['reference']}\nUSER root\nCOPY {wheel.name} /tmp/\n"
+            f"RUN /opt/afenv/venv/bin/pip install --quiet --no-index --no-deps /tmp/{wheel.name} "
+            f"&& rm /tmp/{wheel.name}\nUSER 1000:100\n"
+        )
+        image_id = build_test_image(
+            client, tag, dockerfile, {wheel.name: (wheel.read_bytes(), 0o644)}
+        )
+    yield tag
+    client.images.remove(image_id, force=True)

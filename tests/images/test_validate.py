@@ -7,9 +7,7 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,14 +17,10 @@ import pytest
 
 from afenv import engine
 from afenv.build.render import PACKAGED
-from afenv.hostnet import download
 
-from .conftest import ROOT, afenv, build_test_image
+from .conftest import OLD_TOOLZ, ROOT, afenv, build_test_image
 
 pytestmark = pytest.mark.docker
-
-# The lock pins toolz 1.2.0; the mismatched worker gets this real older release.
-OLD_TOOLZ = "1.1.0"
 
 
 @pytest.fixture(scope="module")
@@ -84,39 +78,6 @@ def test_cms_pair_passes_and_is_promoted(
     listing = json.loads(afenv("list", "--json").stdout)
     states = {row["reference"]: row["state"] for row in listing}
     assert states[cms_images["worker"]["reference"]] == "promoted"
-
-
-def _older_toolz_wheel(target: Path) -> Path:
-    """A real, different toolz release, fetched on the host like every afenv download."""
-    import os
-
-    request = urllib.request.Request(
-        "https://pypi.org/simple/toolz/",
-        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        files = json.load(response)["files"]
-    wheel = next(f for f in files if f["filename"] == f"toolz-{OLD_TOOLZ}-py3-none-any.whl")
-    path = target / wheel["filename"]
-    download(wheel["url"], path, wheel["hashes"]["sha256"], os.environ)
-    return path
-
-
-@pytest.fixture
-def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: ignore[no-untyped-def]
-    tag = "afenv-test/cms-worker-old-toolz:test"
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel = _older_toolz_wheel(Path(tmp))
-        dockerfile = (
-            f"FROM {cms_images['worker']['reference']}\nUSER root\nCOPY {wheel.name} /tmp/\n"
-            f"RUN /opt/afenv/venv/bin/pip install --quiet --no-index --no-deps /tmp/{wheel.name} "
-            f"&& rm /tmp/{wheel.name}\nUSER 1000:100\n"
-        )
-        image_id = build_test_image(
-            client, tag, dockerfile, {wheel.name: (wheel.read_bytes(), 0o644)}
-        )
-    yield tag
-    client.images.remove(image_id, force=True)
 
 
 @pytest.mark.usefixtures("cms_validated")  # the promoted tags exist

@@ -339,3 +339,40 @@ def test_the_readme_exit_code_table_is_the_error_hierarchy() -> None:
         if (cls := getattr(errors, name)) is not errors.AfenvError
     }
     assert documented == classes
+
+
+def test_verify_names_every_difference_from_the_lock() -> None:
+    from afenv.build.plan import lock_digest
+    from afenv.validate.verify import differences
+
+    project = load_project(ROOT)
+    locks = load_locks(project, project.experiment("cms"))
+    pins = locks.worker.pins
+    manifest = [{"name": n, "version": v, "sha256": s} for n, (v, s) in pins.items()]
+    installed = {n: v for n, (v, _) in pins.items()} | {"pip": "25.1"}
+    debian = {**locks.debian_base, **locks.debian_experiment}
+    same = {"locks": locks, "role": "worker", "label_digest": lock_digest(locks.worker)}
+    assert differences(**same, manifest=manifest, installed=installed, debian=debian) == []
+
+    toolz = pins["toolz"][0]
+    problems = differences(
+        **same,
+        manifest=manifest,
+        installed=installed | {"toolz": "1.1.0", "extra": "1"},
+        debian={**debian, "python3": "0"},
+    )
+    assert problems == [
+        "installed extra: 1 vs manifest -",
+        f"installed toolz: 1.1.0 vs manifest {toolz}",
+        f"debian python3: 0 vs lock {debian['python3']}",
+    ]
+    other = differences(
+        locks=locks,
+        role="worker",
+        label_digest="sha256:0",
+        manifest=manifest[1:],
+        installed=installed,
+        debian=debian,
+    )
+    assert other[0].startswith("built from another lock (label sha256:0")
+    assert other[1].startswith(f"manifest {manifest[0]['name']}: - vs lock")

@@ -112,7 +112,8 @@ def _pins_list(pins: Mapping[str, tuple[str, str]]) -> tuple[str, ...]:
     return tuple(f"{n}=={v}" for n, (v, _) in sorted(pins.items()))
 
 
-def _lock_digest(lock: ImageLock) -> str:
+def lock_digest(lock: ImageLock) -> str:
+    """The digest an image's ``io.afenv.lock-digest`` label carries."""
     return "sha256:" + _content_hash(sorted(lock.pins.items()))
 
 
@@ -162,7 +163,7 @@ def _image_plan(
         experiment=experiment.name,
         role=role,
         content_hash=content_hash,
-        lock_digest=_lock_digest(lock),
+        lock_digest=lock_digest(lock),
         python=project.facility.python.version,
         suite=project.facility.debian.suite,
         **(extra_labels or {}),

@@ -90,6 +90,15 @@ def test_root_jit_define(host: testinfra.host.Host) -> None:
     assert cling_errors(result.stderr) == [], "cling reported errors (missing headers or c++?)"
 
 
+def test_no_world_writable_directories_outside_tmp(host: testinfra.host.Host) -> None:
+    found = run(
+        host,
+        "find / -xdev -type d -perm -0002 -not -path /tmp -not -path /var/tmp "
+        "-not -path '/proc/*' -not -path '/sys/*' -not -path '/dev/*' -print",
+    )
+    assert found.stdout.split() == []
+
+
 def test_no_caches_or_build_leftovers(host: testinfra.host.Host) -> None:
     leftovers = run(
         host,
