@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from afenv import __version__, pipeline
+from afenv import __version__, engine, pipeline
 from afenv.engine import Engine
 from afenv.errors import AfenvError, ConfigError, Interrupted
 from afenv.options import MODES, BenchOptions, BuildOptions, ClusterOptions
@@ -135,6 +135,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         error: AfenvError = Interrupted("interrupted; cleaned up what was started")
     except AfenvError as exc:
         error = exc
+    except engine.TRANSPORT_ERRORS as exc:
+        error = engine.failure(exc)
     print(f"afenv: error: {' '.join(error.message.split())}", file=sys.stderr)
     return error.exit_code
 

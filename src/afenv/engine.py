@@ -30,6 +30,8 @@ from typing import IO, Any
 
 import docker
 import docker.errors
+import requests
+import urllib3
 from docker.models.containers import Container as _SdkContainer
 
 from afenv import __version__
@@ -40,12 +42,14 @@ __all__ = [
     "OWNER",
     "PURPOSE",
     "RUN",
+    "TRANSPORT_ERRORS",
     "Container",
     "Engine",
     "ExecResult",
     "ImageInfo",
     "Run",
     "check_reference",
+    "failure",
     "image_labels",
     "image_repository",
     "promoted_tags",
@@ -501,3 +505,25 @@ def _explain(exc: docker.errors.APIError) -> str:
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
     return " ".join(str(text).split())[:300]
+
+
+# What the SDK raises when the engine goes away or fails in the middle of a command (a build
+# stream cut, a daemon restarted): the CLI turns these into one line with :func:`failure`.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+)
+
+
+def failure(exc: BaseException) -> DockerUnavailable:
+    """An engine that stopped answering, or failed, in the middle of work."""
+    if isinstance(exc, docker.errors.APIError):
+        detail = _explain(exc)
+    else:
+        detail = " ".join(f"{exc.__class__.__name__}: {exc}".split())[:200]
+    return DockerUnavailable(
+        f"the Docker engine failed or stopped answering mid-command ({detail}); check it "
+        f"(`docker info`, scripts/ensure-docker.sh) and run the command again: nothing was "
+        f"tagged half-way"
+    )

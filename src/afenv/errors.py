@@ -52,7 +52,7 @@ class FetchError(AfenvError):
 
 
 class DockerUnavailable(AfenvError):
-    """No Docker engine answers."""
+    """No Docker engine answers, or it stopped answering or failed mid-command."""
 
     exit_code = 5
 
