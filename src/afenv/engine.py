@@ -485,19 +485,38 @@ class Engine:
 
     def _remove(self, selector: dict[str, str]) -> dict[str, list[str]]:
         removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
-        for container in self._client.containers.list(all=True, filters=selector):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
-                removed["containers"].append(container.name)
-        for network in self._client.networks.list(filters=selector):
-            with contextlib.suppress(docker.errors.NotFound):
-                network.remove()
-                removed["networks"].append(network.name)
-        for volume in self._client.volumes.list(filters=selector):
-            with contextlib.suppress(docker.errors.NotFound):
-                volume.remove(force=True)
-                removed["volumes"].append(volume.name)
+        kinds: tuple[tuple[str, list[Any], Callable[[Any], None]], ...] = (
+            (
+                "containers",
+                self._client.containers.list(all=True, filters=selector),
+                lambda container: container.remove(force=True),
+            ),
+            ("networks", self._client.networks.list(filters=selector), lambda n: n.remove()),
+            (
+                "volumes",
+                self._client.volumes.list(filters=selector),
+                lambda v: v.remove(force=True),
+            ),
+        )
+        for kind, objects, remove in kinds:
+            for thing in objects:
+                if _gone_after(remove, thing):
+                    removed[kind].append(thing.name)
         return removed
+
+
+def _gone_after(remove: Callable[[Any], None], thing: Any) -> bool:
+    """Remove ``thing``; False if it was gone or going already (another cleanup, e.g. an
+    interrupted run's, got there first)."""
+    try:
+        remove(thing)
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409 and "in progress" in _explain(exc):
+            return False
+        raise
+    return True
 
 
 def _explain(exc: docker.errors.APIError) -> str:

@@ -34,6 +34,7 @@ MODES = ("local", "dask", "legacy")
 HISTOGRAM = {"bins": 62, "low": 1.70, "high": 2.05}
 STEPS = 6
 HARVEST_TREE = "selected"
+WORKER_WAIT_S = 60.0  # how long a run waits for the first Dask worker
 HARVEST_COLUMNS = ("run", "lumi", "evt", "BestTriplet_mass")
 
 _TRIGGER = (
@@ -339,4 +340,14 @@ def _dask_client(scheduler: str | None, workers: int, timeout: float):
             " — check the address and that the scheduler is running"
         ) from error
     with client:
+        # With no worker, RDataFrame would wait forever: a scheduler restarted under its
+        # workers (who then shut down) looks just like that.
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError as error:
+            raise ClusterError(
+                f"no Dask worker is connected to {scheduler} (waited {WORKER_WAIT_S:.0f} s)"
+                " — the scheduler may have restarted without its workers; start workers or a"
+                " new cluster and run again"
+            ) from error
         yield client
