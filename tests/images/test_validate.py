@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -136,8 +137,28 @@ def _afenv_objects(client: docker.DockerClient) -> list[str]:
 
 
 @pytest.mark.usefixtures("cms_images")
-def test_interrupted_validation_leaves_nothing_behind(client: docker.DockerClient) -> None:
+def _scratch() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("afenv-checks-*"))
+
+
+# When to press Ctrl-C: each a condition on what the validation has started.
+PHASES = {
+    "cluster": lambda client: (
+        len(client.containers.list(filters={"label": f"{engine.PURPOSE}=validate"})) >= 4
+    ),
+    "image-checks": lambda _client: bool(_scratch()),
+    "benchmark": lambda client: bool(
+        client.containers.list(all=True, filters={"name": "-generate"})
+    ),
+}
+
+
+@pytest.mark.parametrize("phase", sorted(PHASES))
+def test_interrupted_validation_leaves_nothing_behind(
+    client: docker.DockerClient, phase: str
+) -> None:
     assert _afenv_objects(client) == []
+    scratch = _scratch()
     process = subprocess.Popen(
         [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), "validate", "cms"],
         stdout=subprocess.PIPE,
@@ -145,13 +166,10 @@ def test_interrupted_validation_leaves_nothing_behind(client: docker.DockerClien
         text=True,
     )
     try:
-        running = _poll_while_running(
-            process,
-            lambda: client.containers.list(filters={"label": f"{engine.PURPOSE}=validate"}),
-            done=lambda found: len(found) >= 4,
-            seconds=120,
+        reached = _poll_while_running(
+            process, lambda: [PHASES[phase](client)], done=lambda found: found[0], seconds=300
         )
-        assert len(running) >= 4, "the validation cluster never came up"
+        assert reached[0], f"the validation never reached {phase}"
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=180)
     finally:
@@ -160,6 +178,7 @@ def test_interrupted_validation_leaves_nothing_behind(client: docker.DockerClien
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1].startswith("afenv: error: interrupted")
     assert _afenv_objects(client) == []
+    assert _scratch() <= scratch
 
 
 @pytest.fixture

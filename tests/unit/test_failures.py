@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from afenv.errors import DockerUnavailable, FetchError, LockError
+from afenv.errors import DockerUnavailable, FetchError, Interrupted
 from afenv.hostnet import download
+from afenv.testing.xrootd import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,9 +58,7 @@ def test_download_verifies_the_hash(file_server: tuple[str, Path], tmp_path: Pat
 
 def _closed_port() -> int:
     """A loopback port nobody listens on (bound for a moment, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_port()
 
 
 def test_unreachable_index_is_one_error(tmp_path: Path) -> None:
@@ -86,20 +88,80 @@ def test_no_docker_engine_says_how_to_start_one() -> None:
     assert "scripts/ensure-docker.sh" in lines[0]
 
 
-def test_unresolvable_pins_give_uvs_reason(project_copy: Path) -> None:
-    """Real uv against the real index: a pin that cannot exist fails with uv's explanation."""
-    path = project_copy / "images/cms/experiment.toml"
-    path.write_text(path.read_text().replace('"coffea",', '"coffea==0.0.0.1",', 1))
-    before = (project_copy / "images/cms/lock/worker.txt").read_text()
+def _lock_files(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): p.read_text()
+        for p in sorted([*root.glob("envs/lock/*"), *root.glob("images/*/lock/*")])
+    }
+
+
+def _set_index(root: Path, url: str) -> None:
+    path = root / "envs/facility.toml"
+    path.write_text(path.read_text().replace('"https://pypi.org/simple"', f'"{url}"', 1))
+
+
+def test_unreachable_index_during_lock_is_a_download_error(project_copy: Path) -> None:
+    _set_index(project_copy, f"http://127.0.0.1:{_closed_port()}/simple")
+    before = _lock_files(project_copy)
     result = subprocess.run(
-        [sys.executable, "-m", "afenv.cli", "--project", str(project_copy), "lock"],
+        [sys.executable, "-m", "afenv.cli", "--project", str(project_copy), "lock", "-q"],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=300,
         check=False,
     )
-    assert result.returncode == LockError.exit_code, result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("afenv: error: cannot resolve the facility stack")
-    assert "coffea==0.0.0.1" in line
-    assert (project_copy / "images/cms/lock/worker.txt").read_text() == before  # untouched
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == FetchError.exit_code, result.stderr
+    assert len(lines) == 1
+    assert lines[0].startswith("afenv: error: cannot reach the index while resolving")
+    assert _lock_files(project_copy) == before
+
+
+@pytest.fixture
+def silent_index() -> Iterator[tuple[str, threading.Event]]:
+    """A loopback 'index' that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    asked = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                held.append(connection)
+                asked.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/simple", asked
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_ctrl_c_during_lock_changes_nothing(
+    project_copy: Path, silent_index: tuple[str, threading.Event]
+) -> None:
+    url, asked = silent_index
+    _set_index(project_copy, url)
+    before = _lock_files(project_copy)
+    scratch = set(Path(tempfile.gettempdir()).glob("afenv-lock-*"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "afenv.cli", "--project", str(project_copy), "lock", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert asked.wait(timeout=120), "uv never asked the index"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lines = stderr.strip().splitlines()
+    assert process.returncode == Interrupted.exit_code, stderr
+    assert lines == ["afenv: error: interrupted; cleaned up what was started"]
+    assert _lock_files(project_copy) == before
+    assert set(Path(tempfile.gettempdir()).glob("afenv-lock-*")) == scratch
