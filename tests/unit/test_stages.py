@@ -349,7 +349,7 @@ def test_verify_names_every_difference_from_the_lock() -> None:
     locks = load_locks(project, project.experiment("cms"))
     pins = locks.worker.pins
     manifest = [{"name": n, "version": v, "sha256": s} for n, (v, s) in pins.items()]
-    installed = {n: v for n, (v, _) in pins.items()} | {"pip": "25.1"}
+    installed = {n: v for n, (v, _) in pins.items()} | {"pip": "25.1", "python": "3.13.5"}
     debian = {**locks.debian_base, **locks.debian_experiment}
     same = {"locks": locks, "role": "worker", "label_digest": lock_digest(locks.worker)}
     assert differences(**same, manifest=manifest, installed=installed, debian=debian) == []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from afenv import engine
 from afenv.build.plan import MANIFEST_DIR, lock_digest
@@ -20,12 +22,8 @@ from afenv.spec import Project
 
 __all__ = ["Verification", "differences", "verify_image"]
 
-# Prints every installed distribution as JSON, with the image's own interpreter.
-_INSTALLED = (
-    "import importlib.metadata as m, json, re;"
-    "print(json.dumps({re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(): d.version"
-    " for d in m.distributions() if d.metadata['Name']}))"
-)
+# The versions probe prints every installed distribution when asked for "installed".
+_PROBE = Path(str(resources.files("afenv.validate") / "probes" / "versions_probe.py"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +68,8 @@ def differences(
             problems.append(
                 f"manifest {name}: {_pin(listed.get(name))} vs lock {_pin(pins.get(name))}"
             )
-    inside = {n: v for n, v in installed.items() if n != "pip"}  # Debian's venv brings pip
+    # Debian's venv brings pip; the probe adds the interpreter's own version as "python".
+    inside = {n: v for n, v in installed.items() if n not in {"pip", "python"}}
     for name in sorted(set(inside) | set(listed)):
         expected = listed.get(name, ("-", ""))[0]
         if inside.get(name, "-") != expected:
@@ -108,7 +107,10 @@ def verify_image(project: Project, reference: str, docker: Engine) -> Verificati
             problems=(f"no readable manifest in {MANIFEST_DIR}",),
         )
     result = docker.run(
-        reference, ["/opt/afenv/venv/bin/python", "-c", _INSTALLED], timeout=120, purpose="verify"
+        reference,
+        ["/opt/afenv/venv/bin/python", "-c", _PROBE.read_text(), "installed"],
+        timeout=120,
+        purpose="verify",
     )
     try:
         installed = json.loads(result.stdout)

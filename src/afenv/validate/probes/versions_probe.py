@@ -1,4 +1,7 @@
-"""Runs inside the client container (the singleuser image) during `afenv validate`.
+"""Runs inside the client container (the singleuser image) during `afenv validate`, and with
+the argument ``installed`` inside any afenv image for `afenv verify`. Standalone on purpose: it
+runs under the image's own Python, in images afenv did not build too, so it imports nothing of
+afenv's (hence its own copy of PEP 503 name normalisation).
 
 Waits for the expected workers (recording when each registered), then connects as a user would
 and reports: VersionMismatchWarnings raised on connect, the result of
@@ -27,6 +30,9 @@ def installed():
 
 
 def main():
+    if sys.argv[1:] == ["installed"]:  # `afenv verify`: this image's distributions only
+        print(json.dumps(installed()))
+        return 0
     address, expected, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     from distributed import Client
     from distributed.versions import VersionMismatchWarning
