@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,17 +140,19 @@ def silent_index() -> Iterator[tuple[str, threading.Event]]:
 
 
 def test_ctrl_c_during_lock_changes_nothing(
-    project_copy: Path, silent_index: tuple[str, threading.Event]
+    project_copy: Path, silent_index: tuple[str, threading.Event], tmp_path: Path
 ) -> None:
     url, asked = silent_index
     _set_index(project_copy, url)
     before = _lock_files(project_copy)
-    scratch = set(Path(tempfile.gettempdir()).glob("afenv-lock-*"))
+    scratch = tmp_path / "tmp"  # this afenv's own temporary folder, so others' do not count
+    scratch.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "afenv.cli", "--project", str(project_copy), "lock", "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=dict(os.environ, TMPDIR=str(scratch)),
     )
     try:
         assert asked.wait(timeout=120), "uv never asked the index"
@@ -164,4 +165,4 @@ def test_ctrl_c_during_lock_changes_nothing(
     assert process.returncode == Interrupted.exit_code, stderr
     assert lines == ["afenv: error: interrupted; cleaned up what was started"]
     assert _lock_files(project_copy) == before
-    assert set(Path(tempfile.gettempdir()).glob("afenv-lock-*")) == scratch
+    assert list(scratch.iterdir()) == []
