@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,11 +25,13 @@ from pathlib import Path
 import docker
 from bench_ds import machine_description
 
+from afenv.build.render import PACKAGED
+
 ROOT = Path(os.environ.get("AFENV_PROJECT", Path(__file__).resolve().parents[1]))
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def build(cache: Path) -> float:
+def build(cache: Path, project: Path = ROOT) -> float:
     env = dict(os.environ, AFENV_CACHE=str(cache))
     started = time.monotonic()
     subprocess.run(
@@ -37,7 +40,7 @@ def build(cache: Path) -> float:
             "-m",
             "afenv.cli",
             "--project",
-            str(ROOT),
+            str(project),
             "build",
             "cms",
             "-q",
@@ -78,6 +81,26 @@ def main() -> int:
         noop = [build(cache) for _ in range(args.noop_runs)]
         results["noop_runs_s"] = [round(t, 2) for t in noop]
         results["noop_median_s"] = round(statistics.median(noop), 2)
+        with tempfile.TemporaryDirectory(prefix="afenv-bench-project-") as copy:
+            project = Path(copy)
+            for name in ("envs", "images"):
+                shutil.copytree(ROOT / name, project / name)
+            # A runtime-only change: a file of the worker's role layer (a facility override).
+            (project / "templates/files").mkdir(parents=True)
+            (project / "templates/files/afenv-bench").write_text(
+                (PACKAGED / "files/afenv-bench").read_text() + "# runtime change\n"
+            )
+            results["runtime_only_change_s"] = round(build(cache, project), 1)
+            # An experiment-only change: one pip package more for cms (locked first, untimed).
+            spec = project / "images/cms/experiment.toml"
+            spec.write_text(spec.read_text().replace('"coffea",', '"coffea", "pyhf",', 1))
+            subprocess.run(
+                [sys.executable, "-m", "afenv.cli", "--project", str(project), "lock", "-q"],
+                check=True,
+            )
+            results["experiment_only_change_s"] = round(build(cache, project), 1)
+            check = [sys.executable, "-m", "afenv.cli", "--project", str(project), "lock"]
+            subprocess.run([*check, "--check"], check=True)
 
     rows = json.loads(
         subprocess.run(
@@ -115,6 +138,14 @@ def main() -> int:
             f"{results['cold_without_bootstrap_s']:.0f} s",
         ),
         (f"no-op rebuild (median of {args.noop_runs})", f"{results['noop_median_s']:.1f} s"),
+        (
+            "runtime-only change (a role-layer file), both images",
+            f"{results['runtime_only_change_s']:.0f} s",
+        ),
+        (
+            "experiment-only change (pyhf added to cms), both images",
+            f"{results['experiment_only_change_s']:.0f} s",
+        ),
         ("worker image", f"{results['worker_size_bytes'] / gb:.2f} GB"),
         ("singleuser image", f"{results['singleuser_size_bytes'] / gb:.2f} GB"),
         (

@@ -114,6 +114,7 @@ STRING_FIELDS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "python.version": (FACILITY, ("python", "version"), False),
     "python.platform": (FACILITY, ("python", "platform"), False),
     "core.packages": (FACILITY, ("core", "packages"), True),
+    "build.packages": (FACILITY, ("build", "packages"), True),
     "roles.singleuser.packages": (FACILITY, ("roles", "singleuser", "packages"), True),
     "experiment.name": (EXPERIMENT, ("experiment", "name"), False),
     "experiment.title": (EXPERIMENT, ("experiment", "title"), False),

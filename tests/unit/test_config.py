@@ -95,6 +95,12 @@ def _edit(path: Path, old: str, new: str) -> None:
             r"debian\.suite: 'woody' is not supported",
         ),
         ("envs/facility.toml", "[core]", "[core\n", r"facility\.toml: not valid TOML"),
+        (
+            "envs/facility.toml",
+            'packages = ["uv"]',
+            "packages = []",
+            r"build\.packages: must name uv",
+        ),
     ],
 )
 def test_bad_spec_names_file_field_and_fix(

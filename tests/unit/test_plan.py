@@ -38,7 +38,23 @@ def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
     assert (worker.role, singleuser.role) == ("worker", "singleuser")
     assert worker.parent == BASE.reference
     assert singleuser.parent == worker.staging
-    assert singleuser.dockerfile.count(f"FROM {worker.staging} AS worker") == 1
+    assert singleuser.dockerfile.count(f"\nFROM {worker.staging}\n") == 1
+
+    # Both open with the same base-os and core-build stages, the notebook stage builds on the
+    # core venv: a change in the worker's role layer does not reinstall the notebook packages.
+    def stages(dockerfile: str) -> str:
+        body = dockerfile.split("\nFROM ", 1)[1]
+        return body.split("-r /tmp/core.txt\n", 1)[0]
+
+    assert stages(worker.dockerfile) == stages(singleuser.dockerfile)
+    assert "FROM core-build AS notebook-build" in singleuser.dockerfile
+    shared = {
+        (f.path, f.sha256)
+        for f in worker.files
+        if f.path.startswith(("wheels/core/", "wheels/build/"))
+    }
+    assert shared <= {(f.path, f.sha256) for f in singleuser.files}
+    assert any(path.startswith("wheels/build/uv-") for path, _ in shared)
     assert [layer.name for layer in worker.layers] == ["base-os", "core", "experiment", "worker"]
     assert [layer.name for layer in singleuser.layers] == [
         "base-os",

@@ -21,7 +21,55 @@ from afenv.engine import BOOTSTRAP_REPOSITORY, Engine, ImageInfo
 from afenv.errors import BuildError
 from afenv.spec import DebianSpec
 
-__all__ = ["BaseImage", "ensure_base", "find_base"]
+__all__ = ["RECIPE", "BaseImage", "ensure_base", "find_base"]
+
+# How the bootstrapped base is made; a base made another way is not reused.
+RECIPE = "slim-1"
+# Kept out of the base and, through dpkg, out of every package installed later (Debian's own
+# slim images do the same): documentation but its copyright files, manuals, translations.
+_DPKG_EXCLUDES = """\
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+path-exclude=/usr/share/lintian/*
+"""
+
+
+def _slim(rootfs: Path) -> None:
+    """No apt lists, caches, logs, manuals or translations; every package stays installed and
+    C.UTF-8 (in libc) stays the locale."""
+    (rootfs / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
+    (rootfs / "etc/dpkg/dpkg.cfg.d/01-afenv-slim").write_text(_DPKG_EXCLUDES)
+    for pattern in (
+        "var/lib/apt/lists/*",
+        "var/cache/apt/*",
+        "var/cache/debconf/*-old",
+        "var/cache/ldconfig/aux-cache",
+        "var/log/*",
+        "usr/share/man/*",
+        "usr/share/info/*",
+        "usr/share/lintian/*",
+    ):
+        for path in rootfs.glob(pattern):
+            _remove(path)
+    for path in (rootfs / "usr/share/locale").glob("*"):
+        if path.name != "locale.alias":
+            _remove(path)
+    for path in (rootfs / "usr/share/doc").glob("*/*"):
+        if path.name != "copyright":
+            _remove(path)
+    (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +90,10 @@ def _find_bootstrapped(docker: Engine, spec: DebianSpec, mirror: str) -> BaseIma
     # Images built FROM the base inherit its labels, so the labels alone do not find it: the
     # base is the one carrying a dated afenv/debian tag.
     images = docker.images(
-        f"{engine.ROLE}=base", f"{engine.SUITE}={spec.suite}", f"{engine.MIRROR}={mirror}"
+        f"{engine.ROLE}=base",
+        f"{engine.SUITE}={spec.suite}",
+        f"{engine.MIRROR}={mirror}",
+        f"{engine.PREFIX}recipe={RECIPE}",
     )
     tagged = [(tag, image) for image in images if (tag := _dated_tag(image, spec.suite))]
     if not tagged:
@@ -108,15 +159,13 @@ def _bootstrap(
                 f"debootstrap of {spec.suite} from {mirror} failed: {tail}; check the mirror "
                 f"(host apt sources or [debian] mirror in envs/facility.toml)"
             )
-        # debootstrap leaves its own caches; they are not part of a clean base.
-        shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
-        (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+        _slim(rootfs)
         archive = Path(tmp) / "rootfs.tar"
         with tarfile.open(archive, "w") as tar:
             for child in sorted(rootfs.iterdir()):
                 tar.add(child, arcname=child.name)
         labels = engine.image_labels(
-            role="base", suite=spec.suite, mirror=mirror, bootstrapped=today
+            role="base", suite=spec.suite, mirror=mirror, bootstrapped=today, recipe=RECIPE
         )
         changes = [f'LABEL {k}="{v}"' for k, v in sorted(labels.items())]
         changes += ["ENV LANG=C.UTF-8", 'CMD ["bash"]']

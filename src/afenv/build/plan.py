@@ -28,6 +28,7 @@ __all__ = ["MANIFEST_DIR", "BuildPlan", "ImagePlan", "Layer", "make_plan"]
 MANIFEST_DIR = "/opt/afenv/manifest"
 # The in-image packages, shipped in afenv's wheel and copied into every image from there.
 RUNTIME_PACKAGES = ("afenv_bench", "afenv_runtime")
+SHARED_STAGES = "stages.Dockerfile.j2"  # included by both role templates
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +151,7 @@ def _image_plan(
     template = f"{role}.Dockerfile.j2"
     content_hash = _content_hash(
         {
-            "template": templates.source(template),
+            "template": [templates.source(name) for name in (template, SHARED_STAGES)],
             "data": data,
             "files": sorted((f.path, f.sha256, f.executable) for f in files),
             "parent": parent_identity,
@@ -207,9 +208,24 @@ def make_plan(
     grid_dir = experiment.directory / "grid"
     grid = tree_entries(grid_dir, "grid") if grid_dir.is_dir() else []
     worker_manifest = _manifest(locks.worker.pins, locks.facility)
-    worker_files = [
+    # The base-os and core-build stages (stages.Dockerfile.j2) open both Dockerfiles with the
+    # same instructions and files, so the singleuser build finds them in the build cache and
+    # builds its notebook stage on the core venv, not on the worker's last layer: a change to
+    # the worker's role layer then costs the notebook image a copy, not a reinstall.
+    shared_files = [
+        inline_entry("lock/build.txt", render_requirements(locks.build.pins, header=neutral)),
+        *_wheels(locks.build.pins, locks.facility, "wheels/build", wheel_path),
         inline_entry("lock/core.txt", render_requirements(locks.core.pins, header=neutral)),
         *_wheels(locks.core.pins, locks.facility, "wheels/core", wheel_path),
+    ]
+    shared_data = {
+        "base_image": base.reference,
+        "mirror": locks.mirror,
+        "suite": facility.debian.suite,
+        "debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_base.items())],
+    }
+    worker_files = [
+        *shared_files,
         *runtime,
         *grid,
         file_entry("bin/afenv-bench", templates.path("files/afenv-bench")),
@@ -223,14 +239,10 @@ def make_plan(
             ),
             *_wheels(experiment_pins, locks.facility, "wheels/experiment", wheel_path),
         ]
-    worker_data = {
+    worker_data = shared_data | {
         "title": experiment.title,
         "afenv_version": __version__,
-        "base_image": base.reference,
-        "mirror": locks.mirror,
-        "suite": facility.debian.suite,
         "python_version": facility.python.version,
-        "debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_base.items())],
         "experiment_debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_experiment.items())],
         "experiment_packages": bool(experiment_pins),
         "cvmfs": sorted(experiment.cvmfs),
@@ -262,6 +274,7 @@ def make_plan(
 
     singleuser_manifest = _manifest(locks.singleuser.pins, locks.facility)
     singleuser_files = [
+        *shared_files,
         inline_entry("lock/notebook.txt", render_requirements(notebook_pins, header=neutral)),
         *_wheels(notebook_pins, locks.facility, "wheels/notebook", wheel_path),
         file_entry("bin/afenv-start-notebook", templates.path("files/afenv-start-notebook")),
@@ -272,7 +285,8 @@ def make_plan(
         experiment,
         templates,
         role="singleuser",
-        data={
+        data=shared_data
+        | {
             "title": experiment.title,
             "afenv_version": __version__,
             "worker_image": worker.staging,

@@ -48,6 +48,8 @@ class Templates:
 
     def render(self, name: str, data: Mapping[str, Any]) -> str:
         environment = jinja2.Environment(
+            # {% include %} resolves like the template itself: the facility's file first.
+            loader=jinja2.FunctionLoader(self.source),
             undefined=jinja2.StrictUndefined,  # a missing value is a bug, never an empty string
             keep_trailing_newline=True,
             autoescape=False,  # Dockerfiles, not HTML

@@ -16,6 +16,7 @@ from typing import Any
 from afenv.errors import LockError
 from afenv.lock.files import (
     BASE_DEBIAN_LOCK,
+    BUILD_LOCK,
     CORE_LOCK,
     FACILITY_LOCK,
     FIX,
@@ -53,6 +54,7 @@ def input_digests(project: Project) -> dict[str, str]:
     digests = {
         "facility.target": digest(target),
         "facility.core": digest(sorted(facility.core)),
+        "facility.build": digest(sorted(facility.build)),
         "facility.debian": digest([facility.debian.suite, sorted(facility.debian.packages)]),
     }
     for role in ROLES:
@@ -65,7 +67,7 @@ def input_digests(project: Project) -> dict[str, str]:
 
 def generated_files(project: Project) -> set[str]:
     """Every lock file `afenv lock` writes for this project (relative paths)."""
-    files = {str(FACILITY_LOCK), str(CORE_LOCK), str(BASE_DEBIAN_LOCK)}
+    files = {str(FACILITY_LOCK), str(CORE_LOCK), str(BUILD_LOCK), str(BASE_DEBIAN_LOCK)}
     for name in project.experiments:
         files |= {str(p) for p in experiment_lock_files(name).values()}
     return files
@@ -78,6 +80,7 @@ def _input_label(key: str) -> str:
     return "envs/facility.toml " + {
         "facility.target": "[facility] index-url / exclude-newer / [python]",
         "facility.core": "[core] packages",
+        "facility.build": "[build] packages",
         "facility.debian": "[debian]",
     }.get(key, f"[{key.removeprefix('facility.')}] packages")
 

@@ -21,6 +21,7 @@ from afenv.spec.grammar import RULES
 
 __all__ = [
     "BASE_DEBIAN_LOCK",
+    "BUILD_LOCK",
     "CORE_LOCK",
     "FACILITY_LOCK",
     "INPUTS",
@@ -44,6 +45,7 @@ LOCK_DIR = Path("envs/lock")
 FACILITY_LOCK = LOCK_DIR / "facility.pylock.toml"
 INPUTS = LOCK_DIR / "inputs.json"
 CORE_LOCK = LOCK_DIR / "core.txt"
+BUILD_LOCK = LOCK_DIR / "build.txt"  # the installers of the build stages (uv)
 BASE_DEBIAN_LOCK = LOCK_DIR / "debian.txt"
 FIX = "run `afenv lock` (lock files are generated, never edited by hand)"
 

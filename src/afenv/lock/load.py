@@ -10,6 +10,7 @@ from afenv.lock import debian
 from afenv.lock.drift import check, read_recorded
 from afenv.lock.files import (
     BASE_DEBIAN_LOCK,
+    BUILD_LOCK,
     CORE_LOCK,
     FIX,
     INPUTS,
@@ -31,6 +32,7 @@ class LockSet:
     """Everything locked for one experiment, as read from the lock files."""
 
     facility: FacilityLock
+    build: ImageLock  # the build stages' installers
     core: ImageLock
     worker: ImageLock
     singleuser: ImageLock
@@ -59,6 +61,7 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
     facility = read_facility_lock(project)
     locks = LockSet(
         facility=facility,
+        build=read_image_lock(project.root / BUILD_LOCK),
         core=read_image_lock(project.root / CORE_LOCK),
         worker=read_image_lock(files["worker"]),
         singleuser=read_image_lock(files["singleuser"]),
@@ -68,6 +71,7 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
     )
     by_hash = facility.by_hash()
     for path, image_lock in (
+        (project.root / BUILD_LOCK, locks.build),
         (project.root / CORE_LOCK, locks.core),
         (files["worker"], locks.worker),
         (files["singleuser"], locks.singleuser),

@@ -24,6 +24,7 @@ from afenv.lock import debian
 from afenv.lock.drift import digest, file_digest, input_digests
 from afenv.lock.files import (
     BASE_DEBIAN_LOCK,
+    BUILD_LOCK,
     CORE_LOCK,
     FACILITY_LOCK,
     INPUTS,
@@ -107,6 +108,7 @@ def resolve_facility(project: Project, env: Mapping[str, str]) -> str:
     requirements = sorted(
         {
             *project.facility.core,
+            *project.facility.build,
             *(r for role in ROLES for r in project.facility.roles[role]),
             *(r for e in project.experiments.values() for r in e.pip),
         }
@@ -199,6 +201,15 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
     outputs[CORE_LOCK] = render_requirements(
         core_pins,
         header=_header("Core layer lock (every image)", "envs/facility.toml [core]", all_digest),
+    )
+    build_pins = resolve_subset(
+        facility.build, facility_lock, project, env, what="[build] packages"
+    )
+    outputs[BUILD_LOCK] = render_requirements(
+        build_pins,
+        header=_header(
+            "Build-stage installers (never in an image)", "envs/facility.toml [build]", all_digest
+        ),
     )
     outputs[BASE_DEBIAN_LOCK] = render_debian(
         debian.pin(

@@ -159,7 +159,7 @@ def _requirements(table: _Table, key: str) -> tuple[str, ...]:
 
 def load_facility(path: Path) -> Facility:
     top = _Table(_read_toml(path), path, "")
-    top.only("facility", "debian", "python", "core", "roles")
+    top.only("facility", "debian", "python", "core", "build", "roles")
 
     facility = top.table("facility")
     facility.only("name", "index-url", "exclude-newer")
@@ -200,6 +200,11 @@ def load_facility(path: Path) -> Facility:
 
     core = top.table("core")
     core.only("packages")
+    build = top.table("build")
+    build.only("packages")
+    build_packages = _requirements(build, "packages")
+    if not any(canonical_name(Requirement(r).name) == "uv" for r in build_packages):
+        raise build.fail("packages", 'must name uv (the build stages install with it): ["uv"]')
     roles_table = top.table("roles")
     roles_table.only(*ROLES)
     roles: dict[str, tuple[str, ...]] = {}
@@ -215,6 +220,7 @@ def load_facility(path: Path) -> Facility:
         debian=debian_spec,
         python=PythonSpec(version=version, platform=platform),
         core=_requirements(core, "packages"),
+        build=build_packages,
         roles=roles,
         source=path,
     )
@@ -339,7 +345,11 @@ def _check_no_overlap(facility: Facility, experiment: Experiment) -> None:
     """An experiment may add packages but not re-pin a facility one (that would fork the core)."""
     facility_names = {
         canonical_name(Requirement(r).name)
-        for r in (*facility.core, *(r for role in ROLES for r in facility.roles[role]))
+        for r in (
+            *facility.core,
+            *facility.build,
+            *(r for role in ROLES for r in facility.roles[role]),
+        )
     }
     for requirement in experiment.pip:
         if canonical_name(Requirement(requirement).name) in facility_names:

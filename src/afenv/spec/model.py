@@ -53,6 +53,7 @@ class Facility:
     debian: DebianSpec
     python: PythonSpec
     core: tuple[str, ...]
+    build: tuple[str, ...]  # installers for the build stages only (uv), never in an image
     roles: Mapping[str, tuple[str, ...]]
     source: Path
 
