@@ -7,6 +7,8 @@ when the test fails; the session ends by checking that nothing afenv-labelled is
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import os
@@ -15,14 +17,17 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
 
 from afenv import engine
+from afenv.cluster import Cluster, start_cluster
+from afenv.engine import Engine
 from afenv.hostnet import download
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,3 +170,19 @@ def mismatched_worker(client: docker.DockerClient, cms_images) -> str:  # type: 
         )
     yield tag
     client.images.remove(image_id, force=True)
+
+
+@pytest.fixture
+def cms_cluster(
+    client: docker.DockerClient, cms_images: dict[str, dict[str, Any]], tmp_path: Path
+) -> Callable[[], contextlib.AbstractContextManager[Cluster]]:
+    """Starts a cluster of the built cms pair (2 workers), removed on exit, logs in tmp_path."""
+    return functools.partial(
+        start_cluster,
+        Engine(client),
+        worker_image=str(cms_images["worker"]["reference"]),
+        singleuser_image=str(cms_images["singleuser"]["reference"]),
+        workers=2,
+        logs=tmp_path / "logs",
+        purpose="test",
+    )

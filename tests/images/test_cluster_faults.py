@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from afenv.benchmark import ModeOutcome, generate, run_mode
-from afenv.cluster import SCHEDULER_ADDRESS, start_cluster
-from afenv.engine import Engine
+from afenv.cluster import SCHEDULER_ADDRESS
 from afenv.spec import BenchmarkSpec
 
 pytestmark = pytest.mark.docker
@@ -33,17 +32,10 @@ while not any(client.processing().values()):
 
 
 def test_a_worker_killed_mid_run_changes_nothing(
-    cms_images: dict[str, dict[str, Any]], client: Any, tmp_path: Path
+    cms_images: dict[str, dict[str, Any]], cms_cluster: Any, tmp_path: Path
 ) -> None:
     worker = cms_images["worker"]["reference"]
-    with start_cluster(
-        Engine(client),
-        worker_image=worker,
-        singleuser_image=cms_images["singleuser"]["reference"],
-        workers=2,
-        logs=tmp_path / "logs",
-        purpose="test",
-    ) as cluster:
+    with cms_cluster() as cluster:
         assert generate(cluster, worker, SPEC).exit_code == 0
         reference = run_mode(cluster.workers[0], "local", tmp_path / "local")
         assert reference.report is not None, reference.problem
@@ -69,17 +61,10 @@ def test_a_worker_killed_mid_run_changes_nothing(
 
 
 def test_a_restarted_scheduler_is_one_clear_line(
-    cms_images: dict[str, dict[str, Any]], client: Any, tmp_path: Path
+    cms_images: dict[str, dict[str, Any]], cms_cluster: Any, client: Any, tmp_path: Path
 ) -> None:
     worker = cms_images["worker"]["reference"]
-    with start_cluster(
-        Engine(client),
-        worker_image=worker,
-        singleuser_image=cms_images["singleuser"]["reference"],
-        workers=2,
-        logs=tmp_path / "logs",
-        purpose="test",
-    ) as cluster:
+    with cms_cluster() as cluster:
         assert generate(cluster, worker, BenchmarkSpec(events=20_000, files=2)).exit_code == 0
         first = run_mode(cluster.notebook, "dask", tmp_path / "first")
         assert first.report is not None, first.problem

@@ -16,8 +16,7 @@ import docker
 import pytest
 
 from afenv.benchmark import generate, run_mode
-from afenv.cluster import DATA, Cluster, start_cluster
-from afenv.engine import Engine
+from afenv.cluster import DATA, Cluster
 from afenv.spec import BenchmarkSpec
 from afenv.testing import xrootd as xrootd_server
 
@@ -84,17 +83,10 @@ def _start_storage(cluster: Cluster, image: str) -> str:
 
 
 def test_distributed_run_reads_root_urls_from_a_storage_container(
-    client: docker.DockerClient, cms_images: CmsImages, xrootd_image: str, tmp_path: Path
+    cms_images: CmsImages, cms_cluster: Any, xrootd_image: str, tmp_path: Path
 ) -> None:
     worker = cms_images["worker"]["reference"]
-    with start_cluster(
-        Engine(client),
-        worker_image=worker,
-        singleuser_image=cms_images["singleuser"]["reference"],
-        workers=2,
-        logs=tmp_path / "logs",
-        purpose="test",
-    ) as cluster:
+    with cms_cluster() as cluster:
         generated = generate(cluster, worker, SPEC)
         assert generated.exit_code == 0, generated.stderr[-2000:]
         host = _start_storage(cluster, xrootd_image)

@@ -166,3 +166,14 @@ def test_ctrl_c_during_lock_changes_nothing(
     assert lines == ["afenv: error: interrupted; cleaned up what was started"]
     assert _lock_files(project_copy) == before
     assert list(scratch.iterdir()) == []
+
+
+def test_unreachable_debian_mirror_is_a_download_error() -> None:
+    from afenv.lock.debian import package_versions
+
+    port = _closed_port()
+    with pytest.raises(
+        FetchError,
+        match=rf"cannot download the Debian trixie package index from http://127.0.0.1:{port}/",
+    ):
+        package_versions(f"http://127.0.0.1:{port}/debian", "trixie", {})
