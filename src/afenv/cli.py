@@ -9,13 +9,16 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from afenv import __version__, engine, pipeline
 from afenv.engine import Engine
 from afenv.errors import AfenvError, ConfigError, Interrupted
 from afenv.options import MODES, BenchOptions, BuildOptions, ClusterOptions
 from afenv.ui import UI
+
+if TYPE_CHECKING:
+    from afenv.validate import ValidationReport
 
 __all__ = ["main"]
 
@@ -234,7 +237,7 @@ def _validate(session: pipeline.Session, args: argparse.Namespace, docker: Engin
 def _report(
     args: argparse.Namespace,
     session: pipeline.Session,
-    report: Any,
+    report: ValidationReport,
     document: dict[str, Any],
 ) -> int:
     from afenv.errors import ValidationFailed

@@ -327,9 +327,6 @@ class Engine:
         found = self._client.images.list(filters={"label": list(labels)})
         return [ImageInfo._from_sdk(image) for image in found]
 
-    def tagged(self, repository: str) -> list[ImageInfo]:
-        return [ImageInfo._from_sdk(image) for image in self._client.images.list(name=repository)]
-
     def tag(self, source: str, reference: str) -> None:
         repository, _, tag = reference.rpartition(":")
         self._client.api.tag(source, repository, tag)
@@ -338,10 +335,6 @@ class Engine:
         """Remove one tag (never the image's layers); a tag that is not there is fine."""
         with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
             self._client.api.remove_image(reference, noprune=True)
-
-    def remove_image(self, reference: str) -> None:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            self._client.images.remove(reference, force=True)
 
     def pull(self, reference: str, report: Callable[[str], None]) -> ImageInfo | None:
         """The pulled image, or None (with the reason reported) when no registry serves it."""
@@ -467,17 +460,6 @@ class Engine:
         """Remove every container, network and volume of one run, found by its label (so one
         interrupted between create and start goes too)."""
         self._remove({"label": f"{RUN}={run.id}"})
-
-    def owned(self) -> dict[str, list[str]]:
-        """Names of every container, network and volume afenv created, by kind."""
-        selector = {"label": RUN}
-        return {
-            "containers": [
-                c.name for c in self._client.containers.list(all=True, filters=selector)
-            ],
-            "networks": [n.name for n in self._client.networks.list(filters=selector)],
-            "volumes": [v.name for v in self._client.volumes.list(filters=selector)],
-        }
 
     def clean(self) -> dict[str, list[str]]:
         """Remove everything afenv created and a killed run left (never images)."""
