@@ -6,8 +6,12 @@ ROOT is imported lazily so ``afenv-bench --help`` and the report renderer work w
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
+import shlex
+import subprocess
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,9 @@ CPP_DIR = Path(str(resources.files("afenv_bench") / "cpp"))
 SELECTION_HEADER = CPP_DIR / "ds_selection.h"
 WRITER_HEADER = CPP_DIR / "ds_writer.h"
 LEGACY_SOURCE = CPP_DIR / "ds_legacy.C"
+STEPS_SOURCE = CPP_DIR / "ds_steps.C"
+STEPS_HEADER = CPP_DIR / "ds_steps.h"
+GRAPH_SOURCE = CPP_DIR / "ds_rdf.C"
 
 _XROOTD_URL = re.compile(r"^x?roots?://", re.IGNORECASE)
 
@@ -62,6 +69,118 @@ def declare_header(path: Path) -> None:
         raise AnalysisError(
             f"cling cannot compile {path} — check the ROOT installation (g++/headers)"
         )
+
+
+def compile_macro(source: Path) -> Path:
+    """ACLiC-compile one of our C++ sources with optimisation (``-O3``, ROOT's own flags) and
+    load it; returns the shared library, which distributed RDataFrame can ship to workers.
+
+    The library lives in a per-user cache keyed by ROOT's version (the package may be read-only
+    in an image); ACLiC rebuilds it only when the source is newer.
+    """
+    ROOT = root()
+    build_dir = _build_dir()
+    ROOT.gSystem.AddIncludePath(f"-I{CPP_DIR}")
+    if not ROOT.gSystem.CompileMacro(str(source), "kO", "", str(build_dir)):
+        from afenv_bench.errors import AnalysisError
+
+        raise AnalysisError(
+            f"ACLiC could not compile {source} in {build_dir} — is a C++ compiler (g++) installed?"
+        )
+    # ACLiC mirrors the source's absolute directory under the build directory.
+    library = build_dir / str(source.parent).lstrip("/") / f"{source.stem}_C.so"
+    if not library.is_file():
+        from afenv_bench.errors import AnalysisError
+
+        raise AnalysisError(f"ACLiC compiled {source} but left no {library}")
+    return library
+
+
+def _build_dir() -> Path:
+    ROOT = root()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    build_dir = cache / "afenv-bench" / f"aclic-root-{ROOT.gROOT.GetVersion().replace('/', '.')}"
+    try:
+        build_dir.mkdir(parents=True, exist_ok=True)
+        probe = build_dir / ".writable"
+        probe.touch()
+    except OSError:
+        build_dir = Path(tempfile.mkdtemp(prefix="afenv-bench-aclic-"))
+    return build_dir
+
+
+@functools.cache
+def step_library() -> Path:
+    """The compiled selection steps (``cpp/ds_steps.C``), loaded here; the library's path.
+
+    Built by the C++ compiler with ROOT's own optimisation and language flags, without a ROOT
+    dictionary (cling learns the declarations from ``ds_steps.h``), into a per-user cache; the
+    name carries a digest of the sources and ROOT's version, so a changed selection never meets
+    a stale library and a second call costs a ``dlopen``.
+
+    Dask workers call this too (``analysis.run_on_client`` registers it with distributed
+    RDataFrame's ``initialize``), each building or finding the library in its own image. The
+    library is not shipped with ``DistributeSharedLibs``: ROOT 6.40 uploads shipped files again
+    for every computation, rewriting in place the file the workers have loaded, and truncating
+    a mapped file makes the kernel drop even the pages the loader relocated. Workers then
+    crashed in the second computation, jumping through unrelocated entries.
+    """
+    ROOT = root()
+    sources = (STEPS_SOURCE, STEPS_HEADER, SELECTION_HEADER)
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.read_bytes())
+    digest.update(ROOT.gROOT.GetVersion().encode())
+    library = _build_dir() / f"libafenv_ds_steps-{digest.hexdigest()[:16]}.so"
+    if not library.is_file():
+        _compile_plain(STEPS_SOURCE, library)
+    declare_header(STEPS_HEADER)
+    if ROOT.gSystem.Load(str(library)) < 0:
+        from afenv_bench.errors import AnalysisError
+
+        raise AnalysisError(f"ROOT cannot load {library} — delete it and run again")
+    return library
+
+
+def _compile_plain(source: Path, library: Path) -> None:
+    """Compile ``source`` into a shared library with the flags ROOT's ACLiC would use."""
+    ROOT = root()
+    make = str(ROOT.gSystem.GetMakeSharedLib())
+    standard = re.search(r"-std=\S+", make)
+    command = [
+        "c++",
+        "-shared",
+        "-fPIC",
+        *shlex.split(str(ROOT.gSystem.GetFlagsOpt())),
+        standard.group(0) if standard else "-std=c++17",
+        f"-I{ROOT.gROOT.GetIncludeDir()}",
+        f"-I{CPP_DIR}",
+        str(source),
+        "-o",
+    ]
+    partial = library.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        done = subprocess.run([*command, str(partial)], capture_output=True, text=True, check=False)
+    except OSError as error:
+        from afenv_bench.errors import AnalysisError
+
+        raise AnalysisError(
+            f"cannot run the C++ compiler for {source}: {error} — is g++ installed?"
+        ) from error
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        from afenv_bench.errors import AnalysisError
+
+        first = (done.stderr.strip().splitlines() or ["no output"])[0]
+        raise AnalysisError(f"the C++ compiler failed on {source}: {first}")
+    partial.replace(library)  # atomic: a concurrent run sees no half-written library
+
+
+@functools.cache
+def local_graph() -> None:
+    """Load the compiled local-mode graph (``cpp/ds_rdf.C``, class ``afenv_ds::rdf::Analysis``)."""
+    step_library()
+    compile_macro(GRAPH_SOURCE)
 
 
 def is_xrootd_url(name: str) -> bool:

@@ -1,13 +1,17 @@
 """The Ds⁺→φ(μμ)π⁺ selection run three ways, with identical cutflow and histogram.
 
-* ``local``: RDataFrame with implicit multithreading;
-* ``dask``: distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``), the C++ helper
-  header shipped to the workers with ``ROOT.RDF.Distributed.DistributeHeaders`` (and, for
-  ``root://`` inputs, ROOT's locality shortcut turned off there: see ``_root``);
+* ``local``: RDataFrame with implicit multithreading; the graph is booked in compiled C++
+  (``cpp/ds_rdf.C``), so nothing is JIT-compiled and no Python-side template is instantiated;
+* ``dask``: distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``), the same graph
+  booked from Python (``_book``) with string expressions that only call the compiled steps,
+  which every worker loads before its first task (and, for ``root://`` inputs, ROOT's
+  locality shortcut turned off there: see ``_root``);
 * ``legacy``: the compiled single-threaded TTreeReader loop of ``cpp/ds_legacy.C``.
 
-All three evaluate ``cpp/ds_selection.h``. The cutflow is read from one per-event number, the
-furthest step any candidate reached, so each mode runs a single event loop.
+All three apply the cuts of ``cpp/ds_selection.h``, compiled with optimisation: the legacy loop
+candidate by candidate, RDataFrame step by step (``cpp/ds_steps.C``) behind one filter per step,
+so an event's columns are read only once a candidate reached the step that needs them (trigger
+first, candidates after), as TTreeReader does in the legacy loop.
 
 Harvested output (``harvest``): one ROOT file with tree ``selected`` holding ``run`` (UInt_t),
 ``lumi`` (UInt_t), ``evt`` (ULong64_t) and ``BestTriplet_mass`` (double), one entry per selected
@@ -37,17 +41,26 @@ HARVEST_TREE = "selected"
 WORKER_WAIT_S = 60.0  # how long a run waits for the first Dask worker
 HARVEST_COLUMNS = ("run", "lumi", "evt", "BestTriplet_mass")
 
-_TRIGGER = (
-    "afenv_ds::trigger_pass(Trigger_hltname, Trigger_hltdecision,"
-    " Trigger_l1name, Trigger_l1decision)"
+_NS = "afenv_ds::rdf::"
+# The selection steps after the trigger, in order: (mask column, call). Each call takes the mask
+# of the step before it (the first takes none) and the columns that step alone needs, so an
+# event's columns are read only once a candidate reached that step.
+_STEPS = (
+    ("afenv_window", "window(Triplet2_Mass, RefittedPV2_NTracks, FlightDistBS_SV_Significance)"),
+    ("afenv_acceptance", "acceptance({}, Mu01_Pt, Mu01_Eta, Mu02_Pt, Mu02_Eta, Tr_Pt)"),
+    ("afenv_separation", "separation({}, Mu01_Eta, Mu01_Phi, Mu02_Eta, Mu02_Phi, Tr_Eta, Tr_Phi)"),
+    (
+        "afenv_quality",
+        "quality({}, Mu01_Pt, Mu02_Pt, Tr_Pt, MuonPt, Muon_isGlobal, Muon_isPF,"
+        " TrackPt, Track_dz, Track_dxy)",
+    ),
+    (
+        "afenv_phi_mass",
+        "phi_mass({}, RefTrack1_Pt, RefTrack1_Eta, RefTrack1_Phi,"
+        " RefTrack2_Pt, RefTrack2_Eta, RefTrack2_Phi)",
+    ),
 )
-_SELECT = (
-    "afenv_ds::select_event(afenv_trigger, Triplet2_Mass, RefittedPV2_NTracks,"
-    " FlightDistBS_SV_Significance, TripletVtx2_Chi2, Mu01_Pt, Mu01_Eta, Mu01_Phi,"
-    " Mu02_Pt, Mu02_Eta, Mu02_Phi, Tr_Pt, Tr_Eta, Tr_Phi,"
-    " RefTrack1_Pt, RefTrack1_Eta, RefTrack1_Phi, RefTrack2_Pt, RefTrack2_Eta, RefTrack2_Phi,"
-    " MuonPt, Muon_isGlobal, Muon_isPF, TrackPt, Track_dz, Track_dxy)"
-)
+_TRIGGER = f"{_NS}trigger(Trigger_hltname, Trigger_hltdecision, Trigger_l1name, Trigger_l1decision)"
 
 
 @dataclass(kw_only=True)
@@ -92,26 +105,34 @@ def run(
 
 
 def _book(df, *, with_truth: bool, snapshot: str | None):
-    """Book every result on one RDataFrame graph (local or distributed); returns the handles."""
+    """Book every result on one RDataFrame graph (local or distributed); returns the handles.
+
+    The cutflow is a chain of filters, one per step, with a count after each: an event leaves
+    the chain at the first step no candidate passes, and later steps' columns are never read
+    for it, as in the legacy loop, whose TTreeReader reads a branch only when it is used.
+    """
     ROOT = _root.root()
     model = ("afenv_mass", "", HISTOGRAM["bins"], HISTOGRAM["low"], HISTOGRAM["high"])
-    events = (
-        df.Define("afenv_trigger", _TRIGGER)
-        .Define("afenv_selection", _SELECT)
-        .Define("afenv_max_step", "afenv_selection.max_step")
-    )
-    selected = events.Filter("afenv_selection.best >= 0", "all steps").Define(
-        "BestTriplet_mass", "Triplet2_Mass[afenv_selection.best]"
+    counts = [df.Count()]
+    node = df.Filter(_TRIGGER, "trigger")
+    previous = None
+    for column, call in _STEPS:
+        node = node.Define(column, _NS + call.format(previous))
+        if previous is None:  # step 1: the trigger fired and the event has a candidate
+            node = node.Filter(f"!{column}.empty()", "candidate")
+            counts.append(node.Count())
+        node = node.Filter(f"{_NS}any_left({column})", column.removeprefix("afenv_"))
+        counts.append(node.Count())
+        previous = column
+    selected = node.Define("afenv_best", f"{_NS}best({previous}, TripletVtx2_Chi2)").Define(
+        "BestTriplet_mass", "Triplet2_Mass[afenv_best]"
     )
     handles = {
-        "events": events.Count(),
-        "steps": events.Histo1D(
-            ("afenv_steps", "", STEPS + 1, -0.5, STEPS + 0.5), "afenv_max_step"
-        ),
+        "counts": counts,
         "mass": selected.Histo1D(model, "BestTriplet_mass"),
     }
     if with_truth:
-        kind = selected.Define("afenv_best_kind", "gen_kind[afenv_selection.best]")
+        kind = selected.Define("afenv_best_kind", "gen_kind[afenv_best]")
         handles["truth_ds"] = kind.Filter("afenv_best_kind == 2").Histo1D(
             ("afenv_ds", *model[1:]), "BestTriplet_mass"
         )
@@ -132,10 +153,7 @@ def _book(df, *, with_truth: bool, snapshot: str | None):
 
 
 def _collect(handles, *, mode: str, wall_s: float, cores: int) -> AnalysisResult:
-    steps = handles["steps"].GetValue()
-    reached = [round(steps.GetBinContent(k + 1)) for k in range(STEPS + 1)]
-    events = int(handles["events"].GetValue())
-    cutflow = [events] + [sum(reached[k:]) for k in range(1, STEPS + 1)]
+    cutflow = [int(count.GetValue()) for count in handles["counts"]]
     truth = None
     if "truth_ds" in handles:
         truth = {
@@ -144,7 +162,7 @@ def _collect(handles, *, mode: str, wall_s: float, cores: int) -> AnalysisResult
         }
     return AnalysisResult(
         mode=mode,
-        events=events,
+        events=cutflow[0],
         cutflow=cutflow,
         counts=_bin_counts(handles["mass"].GetValue()),
         wall_s=wall_s,
@@ -159,7 +177,7 @@ def _bin_counts(histogram) -> list[int]:
 
 def _run_local(dataset: Dataset, *, threads: int, harvest: Path | None) -> AnalysisResult:
     ROOT = _root.root()
-    _root.declare_header(_root.SELECTION_HEADER)
+    _root.local_graph()
     if threads == 1:
         ROOT.DisableImplicitMT()
     else:
@@ -167,17 +185,43 @@ def _run_local(dataset: Dataset, *, threads: int, harvest: Path | None) -> Analy
     try:
         cores = max(1, int(ROOT.GetThreadPoolSize()))
         started = time.perf_counter()
-        df = ROOT.RDataFrame(dataset.tree, dataset.files)
-        snapshot = str(harvest) if harvest is not None else None
-        handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
-        handles["events"].GetValue()  # one event loop fills every booked result
+        analysis = ROOT.afenv_ds.rdf.Analysis(
+            dataset.tree,
+            dataset.files,
+            dataset.has_truth,
+            HISTOGRAM["bins"],
+            HISTOGRAM["low"],
+            HISTOGRAM["high"],
+        )
+        if harvest is not None:
+            analysis.Snapshot(HARVEST_TREE, str(harvest))
+        try:
+            analysis.Run()
+        except Exception as error:  # cppyy turns C++ exceptions into Python ones of assorted types
+            raise AnalysisError(
+                f"RDataFrame event loop failed: {error} — check the inputs"
+            ) from error
         wall_s = time.perf_counter() - started
     finally:
         ROOT.DisableImplicitMT()
-    result = _collect(handles, mode="local", wall_s=wall_s, cores=cores)
-    result.harvest = harvest
-    result.settings = {"threads": cores, "implicit_mt": cores > 1}
-    return result
+    truth = None
+    if dataset.has_truth:
+        truth = {
+            "ds": [round(v) for v in analysis.TruthDs()],
+            "dplus": [round(v) for v in analysis.TruthDplus()],
+        }
+    cutflow = [int(v) for v in analysis.Cutflow()]
+    return AnalysisResult(
+        mode="local",
+        events=cutflow[0],
+        cutflow=cutflow,
+        counts=[round(v) for v in analysis.Counts()],
+        wall_s=wall_s,
+        cores=cores,
+        truth=truth,
+        harvest=harvest,
+        settings={"threads": cores, "implicit_mt": cores > 1, "graph": "compiled"},
+    )
 
 
 def _run_legacy(dataset: Dataset, *, harvest: Path | None) -> AnalysisResult:
@@ -221,32 +265,10 @@ def _run_legacy(dataset: Dataset, *, harvest: Path | None) -> AnalysisResult:
 
 
 def _compile_legacy() -> None:
-    """ACLiC-compile the legacy loop, optimised, into a per-user cache (the package may be
-    read-only in an image)."""
     ROOT = _root.root()
     if hasattr(ROOT, "afenv_ds") and hasattr(ROOT.afenv_ds, "run_legacy"):
         return
-    build_dir = _legacy_build_dir()
-    ROOT.gSystem.AddIncludePath(f"-I{_root.CPP_DIR}")
-    ok = ROOT.gSystem.CompileMacro(str(_root.LEGACY_SOURCE), "kO", "", str(build_dir))
-    if not ok:
-        raise AnalysisError(
-            f"ACLiC could not compile {_root.LEGACY_SOURCE} in {build_dir}"
-            " — is a C++ compiler (g++) installed?"
-        )
-
-
-def _legacy_build_dir() -> Path:
-    ROOT = _root.root()
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    build_dir = cache / "afenv-bench" / f"aclic-root-{ROOT.gROOT.GetVersion().replace('/', '.')}"
-    try:
-        build_dir.mkdir(parents=True, exist_ok=True)
-        probe = build_dir / ".writable"
-        probe.touch()
-    except OSError:
-        build_dir = Path(tempfile.mkdtemp(prefix="afenv-bench-aclic-"))
-    return build_dir
+    _root.compile_macro(_root.LEGACY_SOURCE)
 
 
 def _run_dask(
@@ -277,7 +299,9 @@ def run_on_client(
     from afenv_runtime import harvest as harvesting
 
     ROOT = _root.root()
-    ROOT.RDF.Distributed.DistributeHeaders([str(_root.SELECTION_HEADER)])
+    # Every worker loads the compiled selection steps (building them once per image and ROOT
+    # version) before its first task; see _root.step_library for why they are not shipped.
+    ROOT.RDF.Distributed.initialize(_root.step_library)
     if any(_root.is_xrootd_url(name) for name in dataset.files):
         _root.distribute_xrootd_remote_reads()
     cores = max(1, sum(client.nthreads().values()))
@@ -298,7 +322,7 @@ def run_on_client(
                     dataset.tree, dataset.files, executor=client, npartitions=partitions
                 )
                 handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
-                handles["events"].GetValue()
+                handles["counts"][0].GetValue()
         except OSError as error:
             raise ClusterError(
                 f"lost the Dask cluster during the run: {error} — check the workers' logs"

@@ -86,6 +86,31 @@ def test_three_modes_agree(run_mode):
 
 
 @pytest.mark.dask
+def test_repeated_computations_on_one_cluster(ds_files, run_mode):
+    """A notebook runs many computations on one cluster; the compiled selection must survive
+    that (shipped with DistributeSharedLibs, it was re-uploaded in place and workers crashed)."""
+    from distributed import Client, LocalCluster
+
+    from afenv_bench import analysis
+    from afenv_bench.inputs import resolve
+
+    dataset = resolve([str(path) for path in ds_files])
+    local = run_mode("local").report
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        workers = set(client.nthreads())
+        results = [analysis.run_on_client(dataset, client) for _ in range(3)]
+        assert set(client.nthreads()) == workers  # no worker died and was replaced
+    for result in results:
+        assert result.cutflow == local["cutflow"]
+        assert result.counts == local["histogram"]["counts"]
+
+
+@pytest.mark.dask
 def test_dask_writes_performance_report(run_mode):
     pytest.importorskip("bokeh")
     run = run_mode("dask")

@@ -1,9 +1,10 @@
 // Ds+ -> phi(mu mu) pi+ selection, shared by every analysis mode.
 //
-// RDataFrame (local and distributed) and the legacy TTreeReader loop include this one header, so the
-// three modes cannot drift apart: identical cutflow and histogram follow by construction. The
-// functions are templates over the container type (ROOT::RVec in RDataFrame, TTreeReaderArray in
-// the legacy loop).
+// The RDataFrame helpers (ds_rdf.C) and the legacy TTreeReader loop (ds_legacy.C) include this one
+// header, so the three modes cannot drift apart: identical cutflow and histogram follow by
+// construction. The functions are templates over the container type (ROOT::RVec in RDataFrame,
+// TTreeReaderArray in the legacy loop); both users are compiled by g++ with optimisation (ACLiC),
+// never JIT-compiled by cling.
 #ifndef AFENV_DS_SELECTION_H
 #define AFENV_DS_SELECTION_H
 
@@ -12,12 +13,6 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
-
-// RDataFrame JIT-compiles the calls into this header; without this cling optimises little and the
-// selection would run several times slower than the same code compiled by g++ in the legacy loop.
-#if defined(__CLING__) && !defined(__ROOTCLING__)
-#pragma cling optimize(3)
-#endif
 
 namespace afenv_ds {
 
@@ -115,6 +110,57 @@ long first_equal(const Values &values, double value)
    return -1;
 }
 
+// The cuts of steps 2..6 for candidate `i`, one function per step. The legacy loop applies them
+// candidate by candidate (steps_passed); RDataFrame applies them step by step to every surviving
+// candidate (ds_rdf.C), so that an event's columns for step k are read only if a candidate passed
+// step k-1. Both call these same functions, so their cutflows agree by construction.
+template <class D, class I>
+bool cut_window(std::size_t i, const D &mass, const I &pv_ntracks, const D &fd_significance)
+{
+   return mass[i] > 1.62 && mass[i] < 2.02 && pv_ntracks[i] > 1 && fd_significance[i] > 2;
+}
+
+template <class D>
+bool cut_acceptance(std::size_t i, const D &mu1_pt, const D &mu1_eta, const D &mu2_pt, const D &mu2_eta,
+                    const D &tr_pt)
+{
+   return muon_in_acceptance(mu1_pt[i], mu1_eta[i]) && muon_in_acceptance(mu2_pt[i], mu2_eta[i]) && tr_pt[i] > 1.2;
+}
+
+template <class D>
+bool cut_separation(std::size_t i, const D &mu1_eta, const D &mu1_phi, const D &mu2_eta, const D &mu2_phi,
+                    const D &tr_eta, const D &tr_phi)
+{
+   return delta_r_ok(mu1_eta[i], mu1_phi[i], mu2_eta[i], mu2_phi[i]) &&
+          delta_r_ok(mu1_eta[i], mu1_phi[i], tr_eta[i], tr_phi[i]) &&
+          delta_r_ok(mu2_eta[i], mu2_phi[i], tr_eta[i], tr_phi[i]);
+}
+
+// The candidate's two muons must be global and particle-flow muons, its track close to the
+// beam spot; they are found in the event's collections by their (copied) transverse momenta.
+template <class D, class B>
+bool cut_quality(std::size_t i, const D &mu1_pt, const D &mu2_pt, const D &tr_pt, const D &muon_pt,
+                 const B &muon_global, const B &muon_pf, const D &track_pt, const D &track_dz, const D &track_dxy)
+{
+   const long m1 = first_equal(muon_pt, mu1_pt[i]);
+   const long m2 = first_equal(muon_pt, mu2_pt[i]);
+   const long t = first_equal(track_pt, tr_pt[i]);
+   if (m1 < 0 || m2 < 0 || t < 0)
+      return false;
+   if (!(muon_global[m1] && muon_pf[m1] && muon_global[m2] && muon_pf[m2]))
+      return false;
+   return std::abs(track_dz[t]) < 20 && std::abs(track_dxy[t]) < 0.3;
+}
+
+template <class D>
+bool cut_phi_mass(std::size_t i, const D &ref1_pt, const D &ref1_eta, const D &ref1_phi, const D &ref2_pt,
+                  const D &ref2_eta, const D &ref2_phi)
+{
+   const double phi_mass =
+      pair_mass(ref1_pt[i], ref1_eta[i], ref1_phi[i], ref2_pt[i], ref2_eta[i], ref2_phi[i], kMuonMass);
+   return phi_mass > 1.00 && phi_mass < 1.04;
+}
+
 // Number of consecutive selection steps (1..6) candidate `i` passes.
 template <class D, class I, class B>
 int steps_passed(std::size_t i, bool trigger, const D &mass, const I &pv_ntracks, const D &fd_significance,
@@ -126,25 +172,15 @@ int steps_passed(std::size_t i, bool trigger, const D &mass, const I &pv_ntracks
 {
    if (!trigger)
       return 0;
-   if (!(mass[i] > 1.62 && mass[i] < 2.02 && pv_ntracks[i] > 1 && fd_significance[i] > 2))
+   if (!cut_window(i, mass, pv_ntracks, fd_significance))
       return 1;
-   if (!(muon_in_acceptance(mu1_pt[i], mu1_eta[i]) && muon_in_acceptance(mu2_pt[i], mu2_eta[i]) && tr_pt[i] > 1.2))
+   if (!cut_acceptance(i, mu1_pt, mu1_eta, mu2_pt, mu2_eta, tr_pt))
       return 2;
-   if (!(delta_r_ok(mu1_eta[i], mu1_phi[i], mu2_eta[i], mu2_phi[i]) &&
-         delta_r_ok(mu1_eta[i], mu1_phi[i], tr_eta[i], tr_phi[i]) &&
-         delta_r_ok(mu2_eta[i], mu2_phi[i], tr_eta[i], tr_phi[i])))
+   if (!cut_separation(i, mu1_eta, mu1_phi, mu2_eta, mu2_phi, tr_eta, tr_phi))
       return 3;
-   const long m1 = first_equal(muon_pt, mu1_pt[i]);
-   const long m2 = first_equal(muon_pt, mu2_pt[i]);
-   const long t = first_equal(track_pt, tr_pt[i]);
-   if (m1 < 0 || m2 < 0 || t < 0)
+   if (!cut_quality(i, mu1_pt, mu2_pt, tr_pt, muon_pt, muon_global, muon_pf, track_pt, track_dz, track_dxy))
       return 4;
-   if (!(muon_global[m1] && muon_pf[m1] && muon_global[m2] && muon_pf[m2]))
-      return 4;
-   if (!(std::abs(track_dz[t]) < 20 && std::abs(track_dxy[t]) < 0.3))
-      return 4;
-   const double phi_mass = pair_mass(ref1_pt[i], ref1_eta[i], ref1_phi[i], ref2_pt[i], ref2_eta[i], ref2_phi[i], kMuonMass);
-   if (!(phi_mass > 1.00 && phi_mass < 1.04))
+   if (!cut_phi_mass(i, ref1_pt, ref1_eta, ref1_phi, ref2_pt, ref2_eta, ref2_phi))
       return 5;
    return kSteps;
 }
