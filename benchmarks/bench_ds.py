@@ -1,12 +1,17 @@
-"""Measure the Ds benchmark on this machine: the three modes side by side, and wall time vs size.
+"""Measure the Ds benchmark on this machine: the three modes and the I/O ceiling side by side,
+and wall time vs size from 0.25 to 10 M events.
 
     python benchmarks/bench_ds.py [--events 2000000] [--files 8] [--repeats 3] [--work DIR]
     python benchmarks/bench_ds.py --from-json     # redo table and plot from results/ds.json
 
-Generates ``--events`` once in ``--files`` equal files; datasets of 1, 2, 4, … files give the
-sizes. Every run is a fresh ``afenv-bench ds run`` process, so times include what users pay
-(RDataFrame JIT, Dask task start-up) except process start, cluster start and ACLiC compilation.
-Writes ``benchmarks/results/ds.json`` and ``ds_scaling.png`` and prints a Markdown table.
+Generates ``--events`` once in ``--files`` equal files. The side-by-side rows use them all;
+the scaling series uses 1, 2, 4, … of them and then the whole set repeated (a chain may list a
+file twice), up to ``--max-events``, so 10 M events need 2 M generated. Every run is a fresh
+``afenv-bench ds run`` process, so times include what users pay (RDataFrame JIT, Dask task
+start-up) except process start, cluster start and the one-off C++ compilation. ``read`` is one
+thread reading every branch the selection uses, for every event (``read_branches.C``): the
+ceiling for a reader that is not lazy. Writes ``benchmarks/results/ds.json`` and
+``ds_scaling.png`` and prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -23,6 +28,40 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("local", "dask", "legacy")
+READ = "read"  # the I/O ceiling, measured beside the modes
+HERE = Path(__file__).resolve().parent
+# Every branch the selection reads (the I/O ceiling reads them all, for every event).
+BRANCHES = [
+    "Trigger_hltname",
+    "Trigger_hltdecision",
+    "Trigger_l1name",
+    "Trigger_l1decision",
+    "Triplet2_Mass",
+    "RefittedPV2_NTracks",
+    "FlightDistBS_SV_Significance",
+    "TripletVtx2_Chi2",
+    "Mu01_Pt",
+    "Mu01_Eta",
+    "Mu01_Phi",
+    "Mu02_Pt",
+    "Mu02_Eta",
+    "Mu02_Phi",
+    "Tr_Pt",
+    "Tr_Eta",
+    "Tr_Phi",
+    "RefTrack1_Pt",
+    "RefTrack1_Eta",
+    "RefTrack1_Phi",
+    "RefTrack2_Pt",
+    "RefTrack2_Eta",
+    "RefTrack2_Phi",
+    "MuonPt",
+    "Muon_isGlobal",
+    "Muon_isPF",
+    "TrackPt",
+    "Track_dz",
+    "Track_dxy",
+]
 
 
 def main() -> int:
@@ -31,8 +70,13 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, help="scratch directory (default: a temporary one)")
+    parser.add_argument("--max-events", type=int, default=10_000_000)
     parser.add_argument("--from-json", action="store_true", help="only re-render results/ds.json")
+    parser.add_argument("--read-only", nargs="+", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.read_only:
+        print(json.dumps(read_only(args.read_only)))
+        return 0
     if args.from_json:
         results = json.loads((RESULTS / "ds.json").read_text())
         plot(results, RESULTS / "ds_scaling.png")
@@ -40,7 +84,13 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="afenv-bench-ds-") as scratch:
         work = args.work or Path(scratch)
-        results = measure(work, events=args.events, files=args.files, repeats=args.repeats)
+        results = measure(
+            work,
+            events=args.events,
+            files=args.files,
+            repeats=args.repeats,
+            max_events=args.max_events,
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ds.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, RESULTS / "ds_scaling.png")
@@ -48,26 +98,31 @@ def main() -> int:
     return 0
 
 
-def measure(work: Path, *, events: int, files: int, repeats: int) -> dict:
+def measure(work: Path, *, events: int, files: int, repeats: int, max_events: int) -> dict:
     from afenv_bench.generator import generate
 
     summary = generate(work / "input", events=events, files=files, seed=2024)
     paths = [str(p) for p in summary.files]
-    subsets = [n for n in (1, 2, 4, 8, 16, 32) if n <= files]
-    side_by_side_files = subsets[-2] if len(subsets) > 1 else subsets[-1]
+    per_file = summary.events // files
+    subsets = [paths[:n] for n in (1, 2, 4, 8, 16, 32) if n < files] + [paths]
+    for copies in (2.5, 5):  # the whole set listed again: 5 and 10 M events from 2 M generated
+        n = round(files * copies)
+        if n * per_file <= max_events:
+            subsets.append([paths[i % files] for i in range(n)])
 
     side_by_side = {}
-    for mode in MODES:
-        runs = [run(work, mode, paths[:side_by_side_files]) for _ in range(repeats)]
+    for mode in (*MODES, READ):
+        runs = [run(work, mode, paths) for _ in range(repeats)]
         side_by_side[mode] = summarise(runs)
         print(f"# {mode}: {side_by_side[mode]['events_per_s']:,.0f} events/s", file=sys.stderr)
-    scaling = {mode: [] for mode in MODES}
-    for n in subsets:
+    scaling: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    for inputs in subsets:
         for mode in MODES:
-            if n == side_by_side_files:
+            if inputs == paths:
                 scaling[mode].append(side_by_side[mode])
                 continue
-            scaling[mode].append(summarise([run(work, mode, paths[:n])]))
+            scaling[mode].append(summarise([run(work, mode, inputs)]))
+        print(f"# scaling: {len(inputs)} files done", file=sys.stderr)
     return {
         "machine": machine(),
         "generator": {
@@ -79,6 +134,21 @@ def measure(work: Path, *, events: int, files: int, repeats: int) -> dict:
         "side_by_side": side_by_side,
         "scaling": scaling,
     }
+
+
+def read_only(files: list[str]) -> dict:
+    """The I/O ceiling in this process: compile read_branches.C, time one pass."""
+    import time
+
+    from afenv_bench import _root
+
+    ROOT = _root.root()
+    _root.compile_macro(HERE / "read_branches.C")
+    started = time.perf_counter()
+    events = int(ROOT.read_branches(files, "Tree3Mu/ntuple", BRANCHES))
+    wall = time.perf_counter() - started
+    mb = sum(Path(f).stat().st_size for f in files) / 1e6
+    return {"events": events, "cutflow": [events], "wall_s": wall, "cores": 1, "input_mb": mb}
 
 
 def machine() -> dict:
@@ -98,6 +168,10 @@ def machine_line(results: dict) -> str:
 
 
 def run(work: Path, mode: str, inputs: list[str]) -> dict:
+    if mode == READ:
+        command = [sys.executable, str(Path(__file__).resolve()), "--read-only", *inputs]
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
     report_dir = work / f"report-{mode}-{len(inputs)}"
     command = [sys.executable, "-m", "afenv_bench", "ds", "run", "--input", *inputs, "--mode", mode]
     command += ["--report", str(report_dir)]
@@ -122,15 +196,19 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def linear_fit(points: list[dict]) -> tuple[float, float]:
-    """(fixed overhead in s, marginal events/s) from wall = overhead + events / rate."""
+def linear_fit(points: list[dict]) -> tuple[float, float, float]:
+    """(fixed overhead in s, marginal events/s, R²) from wall = overhead + events / rate."""
     x = [p["events"] for p in points]
     y = [p["wall_s"] for p in points]
     mean_x, mean_y = statistics.fmean(x), statistics.fmean(y)
     slope = sum((a - mean_x) * (b - mean_y) for a, b in zip(x, y, strict=True)) / sum(
         (a - mean_x) ** 2 for a in x
     )
-    return mean_y - slope * mean_x, 1.0 / slope if slope > 0 else float("inf")
+    overhead = mean_y - slope * mean_x
+    residual = sum((b - (overhead + slope * a)) ** 2 for a, b in zip(x, y, strict=True))
+    total = sum((b - mean_y) ** 2 for b in y)
+    r2 = 1 - residual / total if total > 0 else 1.0
+    return overhead, (1.0 / slope if slope > 0 else float("inf")), r2
 
 
 def plot(results: dict, path: Path) -> None:
@@ -143,8 +221,11 @@ def plot(results: dict, path: Path) -> None:
     for mode, points in results["scaling"].items():
         x = [p["events"] / 1e6 for p in points]
         y = [p["wall_s"] for p in points]
-        overhead, rate = linear_fit(points)
-        label = f"{mode} ({points[0]['cores']} cores): {overhead:.1f} s + N / {rate / 1e3:,.0f}k/s"
+        overhead, rate, r2 = linear_fit(points)
+        label = (
+            f"{mode} ({points[0]['cores']} cores): {overhead:.1f} s + N / {rate / 1e3:,.0f}k/s"
+            f" (R² {r2:.4f})"
+        )
         ax.plot(x, y, "o-", label=label)
     ax.set_xlabel("events [millions]")
     ax.set_ylabel("wall time of the event loop [s]")
@@ -159,33 +240,49 @@ def plot(results: dict, path: Path) -> None:
 
 
 def markdown(results: dict) -> str:
+    side = results["side_by_side"]
     rows = [
         f"{machine_line(results)}; medians of {results['repeats']} runs. "
         f"Generator: {results['generator']['events_per_min'] / 1e6:.2f} M events/min on one core.",
         "",
-        "| mode | events | cores | wall [s] | events/s | events/s per core | MB/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| mode | events | cores | wall [s] | events/s | events/s per core | MB/s | wall / read |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for mode, s in results["side_by_side"].items():
+    for mode, s in side.items():
+        ratio = s["wall_s"] / side[READ]["wall_s"] if READ in side else float("nan")
         rows.append(
-            f"| {mode} | {s['events']:,} | {s['cores']} | {s['wall_s']:.1f} "
-            f"| {s['events_per_s']:,.0f} "
-            f"| {s['events_per_s_per_core']:,.0f} | {s['mb_per_s']:.1f} |"
+            f"| {mode} | {s['events']:,} | {s['cores']} | {s['wall_s']:.2f} "
+            f"| {s['events_per_s']:,.0f} | {s['events_per_s_per_core']:,.0f} "
+            f"| {s['mb_per_s']:.1f} | {ratio:.2f} |"
         )
     rows += [
         "",
-        "| mode | fixed overhead [s] | marginal events/s | per core |",
-        "|---|---:|---:|---:|",
+        "| mode | fixed overhead [s] | marginal events/s | per core | R² |",
+        "|---|---:|---:|---:|---:|",
     ]
+    fits = {}
     for mode, points in results["scaling"].items():
-        overhead, rate = linear_fit(points)
+        overhead, rate, r2 = fits[mode] = linear_fit(points)
         cores = points[0]["cores"]
-        rows.append(f"| {mode} | {overhead:.1f} | {rate:,.0f} | {rate / cores:,.0f} |")
+        rows.append(f"| {mode} | {overhead:.2f} | {rate:,.0f} | {rate / cores:,.0f} | {r2:.4f} |")
+    per_core = {m: fits[m][1] / results["scaling"][m][0]["cores"] for m in fits}
+    rows += [
+        "",
+        "| ratio (targets of issue 10) | measured | target |",
+        "|---|---:|---:|",
+        f"| local wall / legacy wall, {side['local']['events']:,} events "
+        f"| {side['local']['wall_s'] / side['legacy']['wall_s']:.2f} | ≤ 0.6 |",
+        f"| local marginal rate per core / legacy per core "
+        f"| {per_core['local'] / per_core['legacy']:.2f} | ≥ 0.9 |",
+        f"| local fixed overhead [s] | {fits['local'][0]:.2f} | ≤ 2 |",
+        f"| dask marginal rate / local marginal rate "
+        f"| {fits['dask'][1] / fits['local'][1]:.2f} | ≥ 0.8 |",
+    ]
     rows += ["", "| events | " + " | ".join(f"{m} wall [s]" for m in MODES) + " |"]
     rows.append("|---:|" + "---:|" * len(MODES))
     sizes = [p["events"] for p in results["scaling"][MODES[0]]]
     for i, size in enumerate(sizes):
-        cells = " | ".join(f"{results['scaling'][m][i]['wall_s']:.1f}" for m in MODES)
+        cells = " | ".join(f"{results['scaling'][m][i]['wall_s']:.2f}" for m in MODES)
         rows.append(f"| {size:,} | {cells} |")
     return "\n".join(rows)
 

@@ -113,6 +113,8 @@ def _book(df, *, with_truth: bool, snapshot: str | None):
     """
     ROOT = _root.root()
     model = ("afenv_mass", "", HISTOGRAM["bins"], HISTOGRAM["low"], HISTOGRAM["high"])
+    # A Count after every step: distributed RDataFrame (6.40) cannot merge a Report, which the
+    # compiled local graph uses instead (ds_rdf.C).
     counts = [df.Count()]
     node = df.Filter(_TRIGGER, "trigger")
     previous = None
@@ -322,7 +324,7 @@ def run_on_client(
                     dataset.tree, dataset.files, executor=client, npartitions=partitions
                 )
                 handles = _book(df, with_truth=dataset.has_truth, snapshot=snapshot)
-                handles["counts"][0].GetValue()
+                handles["mass"].GetValue()
         except OSError as error:
             raise ClusterError(
                 f"lost the Dask cluster during the run: {error} — check the workers' logs"

@@ -34,7 +34,7 @@ public:
 private:
    ROOT::RDataFrame fFrame;
    std::unique_ptr<ROOT::RDF::RNode> fSelected;
-   std::vector<ROOT::RDF::RResultPtr<ULong64_t>> fCounts;
+   ROOT::RDF::RResultPtr<ROOT::RDF::RCutFlowReport> fReport;
    ROOT::RDF::RResultPtr<TH1D> fMass, fTruthDs, fTruthDplus;
    ROOT::RDF::RResultPtr<ROOT::RDF::RInterface<ROOT::Detail::RDF::RLoopManager>> fSnapshot;
 };
