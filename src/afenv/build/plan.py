@@ -278,6 +278,7 @@ def make_plan(
         inline_entry("lock/notebook.txt", render_requirements(notebook_pins, header=neutral)),
         *_wheels(notebook_pins, locks.facility, "wheels/notebook", wheel_path),
         file_entry("bin/afenv-start-notebook", templates.path("files/afenv-start-notebook")),
+        file_entry("dask/afenv.yaml", templates.path("files/dask.yaml")),
         inline_entry("manifest/python.json", json.dumps(singleuser_manifest, indent=1) + "\n"),
     ]
     singleuser = _image_plan(
