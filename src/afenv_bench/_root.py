@@ -23,6 +23,7 @@ LEGACY_SOURCE = CPP_DIR / "ds_legacy.C"
 STEPS_SOURCE = CPP_DIR / "ds_steps.C"
 STEPS_HEADER = CPP_DIR / "ds_steps.h"
 GRAPH_SOURCE = CPP_DIR / "ds_rdf.C"
+GRAPH_HEADER = CPP_DIR / "ds_rdf.h"
 
 _XROOTD_URL = re.compile(r"^x?roots?://", re.IGNORECASE)
 
@@ -109,32 +110,72 @@ def _build_dir() -> Path:
     return build_dir
 
 
+# Where an image keeps the libraries it built at image build time (afenv-bench ds prepare), so
+# that containers never compile; unset or missing, the per-user cache serves.
+PREBUILT_ENV = "AFENV_BENCH_PREBUILT"
+_PLAIN = {  # our plain (dictionary-free) libraries: name -> (source, header cling needs)
+    "afenv_ds_steps": (STEPS_SOURCE, STEPS_HEADER),
+    "afenv_ds_graph": (GRAPH_SOURCE, GRAPH_HEADER),
+}
+
+
 @functools.cache
 def step_library() -> Path:
     """The compiled selection steps (``cpp/ds_steps.C``), loaded here; the library's path.
 
-    Built by the C++ compiler with ROOT's own optimisation and language flags, without a ROOT
-    dictionary (cling learns the declarations from ``ds_steps.h``), into a per-user cache; the
-    name carries a digest of the sources and ROOT's version, so a changed selection never meets
-    a stale library and a second call costs a ``dlopen``.
-
     Dask workers call this too (``analysis.run_on_client`` registers it with distributed
-    RDataFrame's ``initialize``), each building or finding the library in its own image. The
+    RDataFrame's ``initialize``), each finding (or building) the library in its own image. The
     library is not shipped with ``DistributeSharedLibs``: ROOT 6.40 uploads shipped files again
     for every computation, rewriting in place the file the workers have loaded, and truncating
     a mapped file makes the kernel drop even the pages the loader relocated. Workers then
     crashed in the second computation, jumping through unrelocated entries.
     """
+    return _load_plain("afenv_ds_steps")
+
+
+@functools.cache
+def local_graph() -> None:
+    """Load the compiled local-mode graph (``cpp/ds_rdf.C``, class ``afenv_ds::rdf::Analysis``)."""
+    step_library()
+    _load_plain("afenv_ds_graph")
+
+
+def prepare(directory: Path) -> list[Path]:
+    """Build every plain library into ``directory`` (an image does this at build time)."""
+    built = []
+    for name in _PLAIN:
+        library = directory / _library_name(name)
+        if not library.is_file():
+            directory.mkdir(parents=True, exist_ok=True)
+            _compile_plain(_PLAIN[name][0], library)
+        built.append(library)
+    return built
+
+
+def _library_name(name: str) -> str:
+    """``lib<name>-<digest>.so``: the digest covers the source, every header of ours and ROOT's
+    version, so a changed selection never meets a stale library."""
+    digest = hashlib.sha256(_PLAIN[name][0].read_bytes())
+    for header in sorted(CPP_DIR.glob("*.h")):
+        digest.update(header.read_bytes())
+    digest.update(root().gROOT.GetVersion().encode())
+    return f"lib{name}-{digest.hexdigest()[:16]}.so"
+
+
+def _load_plain(name: str) -> Path:
+    """Built by the C++ compiler with ROOT's own optimisation and language flags, without a ROOT
+    dictionary (cling learns the declarations from the header; ACLiC's dictionary generation
+    tripled the compile time of the graph); found prebuilt in the image or in the per-user
+    cache, else compiled into the cache."""
     ROOT = root()
-    sources = (STEPS_SOURCE, STEPS_HEADER, SELECTION_HEADER)
-    digest = hashlib.sha256()
-    for path in sources:
-        digest.update(path.read_bytes())
-    digest.update(ROOT.gROOT.GetVersion().encode())
-    library = _build_dir() / f"libafenv_ds_steps-{digest.hexdigest()[:16]}.so"
-    if not library.is_file():
-        _compile_plain(STEPS_SOURCE, library)
-    declare_header(STEPS_HEADER)
+    filename = _library_name(name)
+    prebuilt = os.environ.get(PREBUILT_ENV)
+    library = Path(prebuilt) / filename if prebuilt else None
+    if library is None or not library.is_file():
+        library = _build_dir() / filename
+        if not library.is_file():
+            _compile_plain(_PLAIN[name][0], library)
+    declare_header(_PLAIN[name][1])
     if ROOT.gSystem.Load(str(library)) < 0:
         from afenv_bench.errors import AnalysisError
 
@@ -174,13 +215,6 @@ def _compile_plain(source: Path, library: Path) -> None:
         first = (done.stderr.strip().splitlines() or ["no output"])[0]
         raise AnalysisError(f"the C++ compiler failed on {source}: {first}")
     partial.replace(library)  # atomic: a concurrent run sees no half-written library
-
-
-@functools.cache
-def local_graph() -> None:
-    """Load the compiled local-mode graph (``cpp/ds_rdf.C``, class ``afenv_ds::rdf::Analysis``)."""
-    step_library()
-    compile_macro(GRAPH_SOURCE)
 
 
 def is_xrootd_url(name: str) -> bool:

@@ -96,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
         "--report", type=Path, required=True, metavar="DIR", help="report directory"
     )
     report.set_defaults(handler=_report)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="compile the RDataFrame selection libraries into DIR (images do this at build"
+        " time and set AFENV_BENCH_PREBUILT=DIR)",
+    )
+    prepare.add_argument("--out", type=Path, required=True, metavar="DIR")
+    prepare.set_defaults(handler=_prepare)
     return parser
 
 
@@ -159,6 +167,14 @@ def _run(args: argparse.Namespace) -> int:
     )
     path = report.write(document, args.report)
     _print_summary(document, path)
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from afenv_bench import _root
+
+    for library in _root.prepare(args.out):
+        print(library)
     return 0
 
 

@@ -190,3 +190,23 @@ def test_unreachable_scheduler_is_one_line(ds_files, tmp_path, capfd):
     code = main(["ds", "run", "--input", str(ds_files[0]), *options, "--report", str(tmp_path)])
     assert code == 3
     assert scheduler in _error_line(capfd)
+
+
+def test_prebuilt_libraries_spare_the_compiler(ds_files, tmp_path, run_mode):
+    """What an image does at build time (ds prepare) is what a container then loads: the run
+    compiles nothing into the user's cache, and its results are those of the normal run."""
+    import os
+    import subprocess
+    import sys
+
+    prebuilt, cache, report = tmp_path / "prebuilt", tmp_path / "cache", tmp_path / "report"
+    python = [sys.executable, "-W", "ignore::UserWarning:ROOT", "-m", "afenv_bench", "ds"]
+    subprocess.run([*python, "prepare", "--out", str(prebuilt)], check=True, capture_output=True)
+    assert len(list(prebuilt.glob("lib*.so"))) == 2
+    env = dict(os.environ, AFENV_BENCH_PREBUILT=str(prebuilt), XDG_CACHE_HOME=str(cache))
+    inputs = [str(path) for path in ds_files]
+    run = [*python, "run", "--input", *inputs, "--mode", "local", "--report", str(report)]
+    subprocess.run(run, check=True, capture_output=True, env=env)
+    assert not (cache / "afenv-bench").exists()
+    result = json.loads((report / "report.json").read_text())
+    assert result["cutflow"] == run_mode("local").report["cutflow"]
