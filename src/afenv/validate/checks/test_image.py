@@ -81,6 +81,41 @@ def test_grid_layout_and_tools(host: testinfra.host.Host, context: dict[str, Any
     assert run(host, "openssl version").rc == 0
 
 
+# Draws a histogram on a canvas and saves it in every format users save plots in; prints
+# "<format> <size> <first 16 bytes in hex>" per file. (Single quotes only: run() wraps it.)
+CANVAS_CHECK = (
+    "import warnings, os, tempfile; warnings.filterwarnings('ignore', message='.*alpha stage.*');"
+    "import ROOT; ROOT.gROOT.SetBatch(True);"
+    "d = tempfile.mkdtemp(prefix='afenv-graphics-');"
+    "h = ROOT.TH1D('h', 'mass', 62, 1.7, 2.05); h.FillRandom('gaus', 1000);"
+    "c = ROOT.TCanvas('c', 'c', 400, 300); h.Draw();"
+    "p = lambda f: os.path.join(d, 'c.' + f); formats = ('png', 'jpg', 'gif', 'pdf', 'svg');"
+    "[c.SaveAs(p(f)) for f in formats];"
+    "[print(f, os.path.getsize(p(f)) if os.path.exists(p(f)) else 0,"
+    " open(p(f), 'rb').read(16).hex() if os.path.exists(p(f)) else '-') for f in formats]"
+)
+MAGIC = {"png": "89504e47", "jpg": "ffd8ff", "gif": "47494638", "pdf": "25504446"}
+
+
+def test_canvas_saves_every_format(host: testinfra.host.Host) -> None:
+    """Headless plots: PNG, JPG and GIF go through TASImage, which needs the X11 client
+    libraries; without them ROOT prints an error and writes nothing, with no exception."""
+    result = run(host, f'python -c "{CANVAS_CHECK}"')
+    assert result.rc == 0, result.stderr
+    assert cling_errors(result.stderr) == [], result.stderr
+    assert "Error in <" not in result.stderr, result.stderr
+    assert "cannot open shared object" not in result.stderr, result.stderr
+    saved = {
+        fmt: (int(size), head) for fmt, size, head in map(str.split, result.stdout.split("\n")[-5:])
+    }
+    for fmt, (size, head) in saved.items():
+        assert size > 0, f"{fmt}: nothing written"
+        if fmt == "svg":
+            assert "3c" in head[:2], f"svg: starts with {head}"  # '<' of <?xml or <svg
+        else:
+            assert head.startswith(MAGIC[fmt]), f"{fmt}: starts with {head}"
+
+
 def test_root_jit_define(host: testinfra.host.Host) -> None:
     result = run(host, f'python -c "{RDF_CHECK}"')
     assert result.rc == 0, result.stderr
