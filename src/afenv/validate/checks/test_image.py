@@ -106,7 +106,8 @@ def test_canvas_saves_every_format(host: testinfra.host.Host) -> None:
     assert "Error in <" not in result.stderr, result.stderr
     assert "cannot open shared object" not in result.stderr, result.stderr
     saved = {
-        fmt: (int(size), head) for fmt, size, head in map(str.split, result.stdout.split("\n")[-5:])
+        fmt: (int(size), head)
+        for fmt, size, head in map(str.split, result.stdout.splitlines()[-5:])
     }
     for fmt, (size, head) in saved.items():
         assert size > 0, f"{fmt}: nothing written"
