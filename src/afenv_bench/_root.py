@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from afenv_bench.errors import AnalysisError
+
 CPP_DIR = Path(str(resources.files("afenv_bench") / "cpp"))
-SELECTION_HEADER = CPP_DIR / "ds_selection.h"
 WRITER_HEADER = CPP_DIR / "ds_writer.h"
 LEGACY_SOURCE = CPP_DIR / "ds_legacy.C"
 STEPS_SOURCE = CPP_DIR / "ds_steps.C"
@@ -65,8 +66,6 @@ def declare_header(path: Path) -> None:
     """Make the declarations of a header of ours available to cling in this process."""
     ROOT = root()
     if not ROOT.gInterpreter.Declare(f'#include "{path}"'):
-        from afenv_bench.errors import AnalysisError
-
         raise AnalysisError(
             f"cling cannot compile {path} — check the ROOT installation (g++/headers)"
         )
@@ -83,16 +82,12 @@ def compile_macro(source: Path) -> Path:
     build_dir = _build_dir()
     ROOT.gSystem.AddIncludePath(f"-I{CPP_DIR}")
     if not ROOT.gSystem.CompileMacro(str(source), "kO", "", str(build_dir)):
-        from afenv_bench.errors import AnalysisError
-
         raise AnalysisError(
             f"ACLiC could not compile {source} in {build_dir} — is a C++ compiler (g++) installed?"
         )
     # ACLiC mirrors the source's absolute directory under the build directory.
     library = build_dir / str(source.parent).lstrip("/") / f"{source.stem}_C.so"
     if not library.is_file():
-        from afenv_bench.errors import AnalysisError
-
         raise AnalysisError(f"ACLiC compiled {source} but left no {library}")
     return library
 
@@ -177,8 +172,6 @@ def _load_plain(name: str) -> Path:
             _compile_plain(_PLAIN[name][0], library)
     declare_header(_PLAIN[name][1])
     if ROOT.gSystem.Load(str(library)) < 0:
-        from afenv_bench.errors import AnalysisError
-
         raise AnalysisError(f"ROOT cannot load {library} — delete it and run again")
     return library
 
@@ -203,15 +196,11 @@ def _compile_plain(source: Path, library: Path) -> None:
     try:
         done = subprocess.run([*command, str(partial)], capture_output=True, text=True, check=False)
     except OSError as error:
-        from afenv_bench.errors import AnalysisError
-
         raise AnalysisError(
             f"cannot run the C++ compiler for {source}: {error} — is g++ installed?"
         ) from error
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
-        from afenv_bench.errors import AnalysisError
-
         first = (done.stderr.strip().splitlines() or ["no output"])[0]
         raise AnalysisError(f"the C++ compiler failed on {source}: {first}")
     partial.replace(library)  # atomic: a concurrent run sees no half-written library
