@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from afenv import __version__, engine, pipeline
 from afenv.engine import Engine
 from afenv.errors import AfenvError, ConfigError, Interrupted
-from afenv.options import MODES, BenchOptions, BuildOptions, ClusterOptions
+from afenv.options import MODES, BenchOptions, BuildOptions, ClusterOptions, GridOptions
 from afenv.ui import UI
 
 if TYPE_CHECKING:
@@ -73,6 +73,21 @@ def _parser() -> argparse.ArgumentParser:
         default=_CLUSTER.registration_timeout,
         metavar="SECONDS",
         help=f"how long workers may take to register (default {_CLUSTER.registration_timeout})",
+    )
+    cluster.add_argument(
+        "--cvmfs", type=Path, metavar="PATH", help="host CVMFS mount, bound read-only at /cvmfs"
+    )
+    cluster.add_argument(
+        "--ca-dir",
+        type=Path,
+        metavar="PATH",
+        help="host CA directory, bound read-only at /etc/grid-security/certificates",
+    )
+    cluster.add_argument(
+        "--proxy",
+        type=Path,
+        metavar="FILE",
+        help="an X509 proxy for the client, which ships it to the workers",
     )
 
     commands = parser.add_subparsers(
@@ -192,7 +207,11 @@ def _lock(session: pipeline.Session, args: argparse.Namespace) -> int:
 
 
 def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
-    return ClusterOptions(workers=args.workers, registration_timeout=args.registration_timeout)
+    return ClusterOptions(
+        workers=args.workers,
+        registration_timeout=args.registration_timeout,
+        grid=GridOptions(cvmfs=args.cvmfs, ca_dir=args.ca_dir, proxy=args.proxy),
+    )
 
 
 def _build(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:

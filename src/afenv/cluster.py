@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afenv.engine import Container, Engine, ExecResult, Run
-from afenv.options import MAX_CONTAINER_LIFETIME
+from afenv.options import MAX_CONTAINER_LIFETIME, GridOptions
 
 __all__ = ["DATA", "SCHEDULER_ADDRESS", "Cluster", "start_cluster"]
 
 SCHEDULER_ADDRESS = "tcp://scheduler:8786"
 DATA = "/data"
+CA_DIR = "/etc/grid-security/certificates"
+# Where voms-proxy-init leaves the proxy of the images' user (uid 1000): the client's preload
+# finds it there and ships it to every worker when the Client connects.
+USER_UID = 1000
+CLIENT_PROXY = ("/tmp", f"x509up_u{USER_UID}")
 
 
 @dataclass
@@ -32,6 +37,7 @@ class Cluster:
     scheduler: Container
     workers: list[Container]
     notebook: Container  # the Dask client's container, from the singleuser image
+    grid: GridOptions = field(default_factory=GridOptions)
     extra: list[Container] = field(default_factory=list)
 
     def containers(self) -> list[Container]:
@@ -51,6 +57,7 @@ class Cluster:
             command,
             data_mode=data_mode,
             user=user,
+            grid=self.grid,
         )
         self.extra.append(container)
         return container
@@ -83,6 +90,7 @@ def _start(
     *,
     data_mode: str = "ro",
     user: str = "",
+    grid: GridOptions,
 ) -> Container:
     return docker.start(
         run,
@@ -91,10 +99,20 @@ def _start(
         name=run.name(role),
         hostname=role,
         network=network,
-        volumes={volume: {"bind": DATA, "mode": data_mode}},
+        volumes={volume: {"bind": DATA, "mode": data_mode}, **grid_volumes(grid)},
         user=user,
         labels={"io.afenv.cluster-role": role},
     )
+
+
+def grid_volumes(grid: GridOptions) -> dict[str, dict[str, str]]:
+    """The host's CVMFS and CA directory, read-only, where the images' start-up looks."""
+    volumes = {}
+    if grid.cvmfs is not None:
+        volumes[str(grid.cvmfs)] = {"bind": "/cvmfs", "mode": "ro"}
+    if grid.ca_dir is not None:
+        volumes[str(grid.ca_dir)] = {"bind": CA_DIR, "mode": "ro"}
+    return volumes
 
 
 def _worker_command(index: int) -> list[str]:
@@ -122,14 +140,16 @@ def start_cluster(
     workers: int,
     logs: Path,
     purpose: str,
+    grid: GridOptions | None = None,
 ) -> Iterator[Cluster]:
+    grid = grid or GridOptions()
     run = docker.new_run(purpose)
     try:
         network = docker.create_network(run, run.name("net"), internal=True)
         volume = docker.create_volume(run, run.name("data"))
 
         def start(image: str, role: str, command: list[str]) -> Container:
-            return _start(docker, run, network, volume, image, role, command)
+            return _start(docker, run, network, volume, image, role, command, grid=grid)
 
         cluster = Cluster(
             docker=docker,
@@ -146,7 +166,14 @@ def start_cluster(
                 for index in range(1, workers + 1)
             ],
             notebook=start(singleuser_image, "client", ["sleep", "infinity"]),
+            grid=grid,
         )
+        if grid.proxy is not None:
+            # A copy, not a bind: the host file's owner is not the container's user, and the
+            # grid tools want the proxy private to its user.
+            cluster.notebook.put_file(
+                *CLIENT_PROXY, grid.proxy.read_bytes(), mode=0o600, owner=USER_UID
+            )
         try:
             yield cluster
         finally:

@@ -201,11 +201,15 @@ class Container:
         # Docker gives nanoseconds; Python parses microseconds.
         return dt.datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00")
 
-    def put_file(self, directory: str, name: str, data: bytes, *, mode: int = 0o644) -> str:
+    def put_file(
+        self, directory: str, name: str, data: bytes, *, mode: int = 0o644, owner: int = 0
+    ) -> str:
+        """Write one file into the container (the engine keeps the archive's mode and owner)."""
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), mode
+            info.uid = info.gid = owner
             tar.addfile(info, io.BytesIO(data))
         self.exec(["mkdir", "-p", directory], timeout=30)
         self._sdk.put_archive(directory, archive.getvalue())

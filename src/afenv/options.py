@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afenv.errors import ConfigError
+from afenv.spec.grammar import RULES
 
 __all__ = [
     "MAX_CONTAINER_LIFETIME",
@@ -17,6 +18,7 @@ __all__ = [
     "BenchOptions",
     "BuildOptions",
     "ClusterOptions",
+    "GridOptions",
 ]
 
 # Every container afenv starts ends by itself after this long, even if afenv is killed outright.
@@ -32,12 +34,50 @@ def _bounded(name: str, value: int, low: int, high: int) -> None:
         raise ConfigError(f"{name}: {value} is out of range; use {low} to {high}")
 
 
+def _host_directory(option: str, path: Path | None, hint: str) -> Path | None:
+    if path is None:
+        return None
+    resolved = path.expanduser().resolve()
+    if not resolved.is_dir():
+        raise ConfigError(f"{option}: {path} is not a directory; {hint}")
+    if not RULES["host_path"].accepts(str(resolved)):
+        raise ConfigError(f"{option}: {resolved} must be {RULES['host_path'].says}")
+    return resolved
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridOptions:
+    """Host grid resources given to every container of the cluster (all read-only)."""
+
+    cvmfs: Path | None = None  # bound at /cvmfs
+    ca_dir: Path | None = None  # bound at /etc/grid-security/certificates
+    proxy: Path | None = None  # copied (0600, uid 1000) to the client's /tmp/x509up_u1000
+
+    def __post_init__(self) -> None:
+        from afenv_runtime.proxy import ProxyError, check_proxy
+
+        cvmfs = _host_directory("--cvmfs", self.cvmfs, "give the host's CVMFS mount, e.g. /cvmfs")
+        ca_dir = _host_directory(
+            "--ca-dir",
+            self.ca_dir,
+            "give a hashed CA directory, e.g. /etc/grid-security/certificates",
+        )
+        object.__setattr__(self, "cvmfs", cvmfs)
+        object.__setattr__(self, "ca_dir", ca_dir)
+        if self.proxy is not None:
+            try:
+                check_proxy(self.proxy)
+            except ProxyError as error:
+                raise ConfigError(f"--proxy: {error}") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClusterOptions:
     """The container cluster of `afenv validate` and `afenv bench`."""
 
     workers: int = 2
     registration_timeout: int = 180  # seconds a worker may take to register
+    grid: GridOptions = field(default_factory=GridOptions)
 
     def __post_init__(self) -> None:
         _bounded("--workers", self.workers, 1, MAX_WORKERS)

@@ -180,6 +180,7 @@ def bench(
         spec=spec,
         modes=options.modes,
         workers=options.cluster.workers,
+        grid=options.cluster.grid,
         report_dir=options.report
         or default_report_dir(session.project.reports_dir, experiment.name),
         ui=session.ui,

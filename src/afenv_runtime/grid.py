@@ -11,24 +11,38 @@ workers that join later; each worker writes the proxy into its own local directo
 grid directories of its own image (``/cvmfs/grid.cern.ch`` when mounted). Calling it again
 replaces the proxy everywhere (renewal); ``remove_proxy(client)`` takes it away.
 
+XRootD's GSI plugin takes the proxy *path* once per process, when it first authenticates
+(``X509_USER_PROXY`` then, else ``/tmp/x509up_u<uid>``), and re-reads the file at that path on
+every later authentication. A worker that already tried ``root://`` before the proxy arrived
+would never see one in its local directory, so the plugin also writes the proxy where that
+worker's GSI looks. Renewal works because the path never changes.
+
 The proxy's content is never logged, printed or put in an exception; the plugin's ``repr``
 names the file only.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from afenv_runtime.x509 import CertificateError, read_first_certificate
+from afenv_runtime.gridenv import CVMFS_GRID, IMAGE_GRID, grid_environment
+from afenv_runtime.proxy import (
+    ProxyError,
+    ProxyInfo,
+    check_proxy,
+    default_proxy,
+    find_proxy,
+    read_proxy,
+)
 
 __all__ = [
+    "CVMFS_GRID",
+    "IMAGE_GRID",
     "PLUGIN_NAME",
     "ProxyError",
     "ProxyInfo",
@@ -44,80 +58,7 @@ __all__ = [
 
 PLUGIN_NAME = "afenv-x509-proxy"
 PROXY_FILE = "x509up"  # in the worker's local directory
-CVMFS_GRID = Path("/cvmfs/grid.cern.ch/etc/grid-security")
-# The image's own grid directories (from Debian's packages and the experiment's grid/ files).
-IMAGE_GRID = {
-    "X509_CERT_DIR": "/etc/grid-security/certificates",
-    "X509_VOMS_DIR": "/etc/grid-security/vomsdir",
-    "X509_VOMSES": "/etc/vomses",
-}
-_CVMFS_GRID = {
-    "X509_CERT_DIR": "certificates",
-    "X509_VOMS_DIR": "vomsdir",
-    "X509_VOMSES": "vomses",
-}
-RENEW = "renew it with voms-proxy-init --voms <your VO>"
-
-
-class ProxyError(RuntimeError):
-    """One line naming the proxy file and what to do; never its content."""
-
-
-@dataclass(frozen=True)
-class ProxyInfo:
-    path: Path
-    subject: str
-    not_after: dt.datetime
-    time_left: dt.timedelta
-    fqans: tuple[str, ...]
-
-    def summary(self) -> str:
-        minutes = int(self.time_left.total_seconds() // 60)
-        voms = ", ".join(self.fqans) if self.fqans else "no VOMS attributes"
-        return (
-            f"X509 proxy {self.path}: {self.subject}, {minutes // 60} h {minutes % 60:02d} min"
-            f" left, {voms}"
-        )
-
-
-def find_proxy(path: str | os.PathLike[str] | None = None) -> Path:
-    """The proxy file the VOMS tools would use: ``path``, ``$X509_USER_PROXY``, or
-    ``/tmp/x509up_u<uid>``."""
-    if path is not None:
-        return Path(path)
-    explicit = os.environ.get("X509_USER_PROXY")
-    if explicit:
-        return Path(explicit)
-    return Path("/tmp") / f"x509up_u{os.getuid()}"  # where voms-proxy-init writes it
-
-
-def check_proxy(
-    path: str | os.PathLike[str] | None = None, *, now: dt.datetime | None = None
-) -> ProxyInfo:
-    """Read and check the proxy; raises ProxyError with one line if it cannot be used."""
-    proxy = find_proxy(path)
-    content = _read(proxy)
-    try:
-        facts = read_first_certificate(content)
-    except CertificateError as error:
-        raise ProxyError(f"X509 proxy {proxy} is not usable: {error} — {RENEW}") from None
-    moment = now or dt.datetime.now(dt.UTC)
-    if facts.not_before > moment:
-        raise ProxyError(
-            f"X509 proxy {proxy} is not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC"
-            f" — check this machine's clock, or {RENEW}"
-        )
-    if facts.not_after <= moment:
-        raise ProxyError(
-            f"X509 proxy {proxy} expired at {facts.not_after:%Y-%m-%d %H:%M} UTC — {RENEW}"
-        )
-    return ProxyInfo(
-        path=proxy,
-        subject=facts.subject,
-        not_after=facts.not_after,
-        time_left=facts.not_after - moment,
-        fqans=facts.fqans,
-    )
+GSI_LIBRARY = "libXrdSecgsi"
 
 
 def ship_proxy(client: Any, path: str | os.PathLike[str] | None = None) -> ProxyInfo:
@@ -131,7 +72,7 @@ def ship_proxy(client: Any, path: str | os.PathLike[str] | None = None) -> Proxy
 def prepare(path: str | os.PathLike[str] | None = None) -> tuple[ProxyInfo, ProxyPlugin]:
     """The checked proxy and the plugin that installs it (for callers inside the event loop)."""
     info = check_proxy(path)
-    return info, ProxyPlugin(_read(info.path), source=str(info.path))
+    return info, ProxyPlugin(read_proxy(info.path), source=str(info.path))
 
 
 def remove_proxy(client: Any) -> None:
@@ -143,26 +84,35 @@ def remove_proxy(client: Any) -> None:
     raise_for_failures(responses, "remove")
 
 
-def grid_environment(
-    environ: Mapping[str, str] | None = None, *, cvmfs: Path = CVMFS_GRID
-) -> dict[str, str]:
-    """X509_CERT_DIR, X509_VOMS_DIR and X509_VOMSES for this machine.
+def gsi_loaded(maps: Path = Path("/proc/self/maps")) -> bool:
+    """Whether XRootD's GSI client plugin is loaded in this process (it has authenticated)."""
+    try:
+        return GSI_LIBRARY in maps.read_text()
+    except OSError:
+        return False
 
-    CVMFS's grid tree wins over the image's own directories when it is mounted; a value the
-    user set (anything but the image's default) wins over both.
+
+# The path this process's GSI plugin took, once known; one per process, like the plugin itself.
+_gsi_path: Path | None = None
+
+
+def _gsi_reads(target: Path, before: str | None, *, loaded: bool) -> Path:
+    """Where this process's GSI reads the proxy, given the plugin's own ``target``.
+
+    Not loaded yet: it will read ``X509_USER_PROXY``, which from now on names ``target``.
+    Loaded before any install here: the value it found then (``before``), else the VOMS default.
     """
-    current = os.environ if environ is None else environ
-    mounted = cvmfs.is_dir()
-    result = {}
-    for name, image_default in IMAGE_GRID.items():
-        value = current.get(name)
-        if value and value != image_default:
-            result[name] = value
-        elif mounted and (cvmfs / _CVMFS_GRID[name]).exists():
-            result[name] = str(cvmfs / _CVMFS_GRID[name])
-        else:
-            result[name] = image_default
-    return result
+    global _gsi_path
+    if _gsi_path is None and loaded:
+        _gsi_path = Path(before) if before else default_proxy()
+    return _gsi_path or target
+
+
+def _note_binding(target: Path, *, loaded: bool) -> None:
+    """Before the environment is restored: GSI that loaded meanwhile took ``target``."""
+    global _gsi_path
+    if _gsi_path is None and loaded:
+        _gsi_path = target
 
 
 class ProxyPlugin(WorkerPlugin):
@@ -174,7 +124,7 @@ class ProxyPlugin(WorkerPlugin):
         self._content = content
         self.source = source
         self._saved: dict[str, str | None] = {}
-        self.path: Path | None = None
+        self.paths: list[Path] = []
 
     def __repr__(self) -> str:  # the content stays out of logs and tracebacks
         return f"<ProxyPlugin from {self.source}>"
@@ -185,29 +135,32 @@ class ProxyPlugin(WorkerPlugin):
     def teardown(self, worker: Any) -> None:  # noqa: ARG002 (distributed's signature)
         self.uninstall(os.environ)
 
-    def install(self, directory: Path, environ: MutableMapping[str, str]) -> Path:
+    @property
+    def path(self) -> Path | None:
+        return self.paths[0] if self.paths else None
+
+    def install(
+        self, directory: Path, environ: MutableMapping[str, str], *, loaded: bool | None = None
+    ) -> Path:
         target = directory / PROXY_FILE
-        partial = directory / f".{PROXY_FILE}.{os.getpid()}"
-        # Created 0600 from the first byte (umask cannot widen it), then renamed into place, so
-        # no process ever sees a readable or half-written proxy.
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, self._content)
-        finally:
-            os.close(fd)
-        partial.replace(target)
+        before = environ.get("X509_USER_PROXY")
+        reads = _gsi_reads(target, before, loaded=gsi_loaded() if loaded is None else loaded)
+        for path in dict.fromkeys((target, reads)):
+            _write_private(path, self._content)
+            self.paths.append(path)
         settings = {"X509_USER_PROXY": str(target), **grid_environment(environ)}
         settings.pop("X509_VOMSES")  # for voms-proxy-init on the client, not for readers
         for name, value in settings.items():
             self._saved.setdefault(name, environ.get(name))
             environ[name] = value
-        self.path = target
         return target
 
-    def uninstall(self, environ: MutableMapping[str, str]) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+    def uninstall(self, environ: MutableMapping[str, str], *, loaded: bool | None = None) -> None:
+        if self.paths:
+            _note_binding(self.paths[0], loaded=gsi_loaded() if loaded is None else loaded)
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+        self.paths.clear()
         for name, value in self._saved.items():
             if value is None:
                 environ.pop(name, None)
@@ -216,17 +169,17 @@ class ProxyPlugin(WorkerPlugin):
         self._saved.clear()
 
 
-def _read(proxy: Path) -> bytes:
+def _write_private(target: Path, content: bytes) -> None:
+    """Write ``target`` with mode 0600 from the first byte (umask cannot widen it), then rename
+    it into place, so no process ever sees a readable or half-written proxy."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
-        return proxy.read_bytes()
-    except FileNotFoundError:
-        raise ProxyError(
-            f"no X509 proxy at {proxy} — create one with voms-proxy-init --voms <your VO>"
-        ) from None
-    except OSError as error:
-        raise ProxyError(
-            f"cannot read X509 proxy {proxy}: {error.strerror} — check its owner and mode (0600)"
-        ) from None
+        os.fchmod(fd, 0o600)
+        os.write(fd, content)
+    finally:
+        os.close(fd)
+    partial.replace(target)
 
 
 def raise_for_failures(responses: Any, action: str) -> None:

@@ -368,8 +368,22 @@ def _cli_cases() -> list[Case]:
         (("init", "/tmp/afenv-corpus-init", "--experiment", "Bad Name"), "--experiment"),
         (("frobnicate",), "invalid choice"),
         (("--json", "list"), "unrecognized arguments: --json"),
+        (("validate", "cms", "--cvmfs", "/nonexistent-afenv"), "--cvmfs: /nonexistent-afenv is"),
+        (("bench", "ds", "cms", "--ca-dir", "/etc/hostname"), "--ca-dir: /etc/hostname is not"),
+        (("build", "cms", "--proxy", "/nonexistent/x509up"), "--proxy: no X509 proxy at"),
     ]
-    return [Case(f"cli:{' '.join(argv)[:50]}", nothing, argv, 2, named) for argv, named in argvs]
+    cases = [Case(f"cli:{' '.join(argv)[:50]}", nothing, argv, 2, named) for argv, named in argvs]
+    # A directory the engine's bind syntax would split (':'), and a proxy that is a directory.
+    odd = "/tmp/afenv-corpus:cvmfs"
+    cases.append(
+        Case("cli:cvmfs-colon", lambda _r: Path(odd).mkdir(exist_ok=True), ("validate", "cms",
+             "--cvmfs", odd), 2, "--cvmfs: /tmp/afenv-corpus:cvmfs must be an absolute path")
+    )  # fmt: skip
+    cases.append(
+        Case("cli:proxy-dir", nothing, ("validate", "cms", "--proxy", "/tmp"), 2,
+             "--proxy: cannot read X509 proxy /tmp")
+    )  # fmt: skip
+    return cases
 
 
 CASES = _spec_cases() + _file_cases() + _lock_cases() + _cli_cases()

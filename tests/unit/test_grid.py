@@ -127,3 +127,98 @@ def test_plugin_writes_0600_whatever_the_umask_and_restores_the_environment(cred
     plugin.uninstall(environ)
     assert not path.exists()
     assert environ == {"X509_CERT_DIR": "/mine"}
+
+
+@pytest.fixture
+def unbound(monkeypatch, tmp_path):
+    """A process whose GSI binding is unknown, with the VOMS default path in tmp_path."""
+    monkeypatch.setattr(grid, "_gsi_path", None)
+    default = tmp_path / "x509up_u1000"
+    monkeypatch.setattr(grid, "default_proxy", lambda: default)
+    local = tmp_path / "worker"
+    local.mkdir()
+    return local, default
+
+
+def test_a_worker_whose_gsi_looked_first_gets_the_proxy_where_it_looked(creds, unbound):
+    local, default = unbound
+    plugin = grid.ProxyPlugin(creds.proxy.read_bytes(), source="p")
+    environ: dict[str, str] = {}
+    target = plugin.install(local, environ, loaded=True)  # it tried root:// before the proxy
+    assert environ["X509_USER_PROXY"] == str(target) == str(local / "x509up")
+    for path in (target, default):
+        assert path.read_bytes() == creds.proxy.read_bytes()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    plugin.uninstall(environ, loaded=True)
+    assert not target.exists()
+    assert not default.exists()
+    renewed = grid.ProxyPlugin(creds.proxy.read_bytes() + b"\n", source="p")
+    renewed.install(local, environ, loaded=True)
+    assert default.read_bytes() == creds.proxy.read_bytes() + b"\n"
+
+
+def test_gsi_that_loads_after_the_proxy_keeps_reading_the_local_file(creds, unbound):
+    local, default = unbound
+    first = grid.ProxyPlugin(creds.proxy.read_bytes(), source="p")
+    environ: dict[str, str] = {}
+    first.install(local, environ, loaded=False)
+    assert not default.exists()
+    first.uninstall(environ, loaded=True)  # a root:// read happened meanwhile: GSI took x509up
+    second = grid.ProxyPlugin(creds.proxy.read_bytes(), source="p")
+    second.install(local, environ, loaded=True)
+    assert second.paths == [local / "x509up"]
+    assert not default.exists()
+
+
+def test_gsi_loaded_is_read_from_the_process_maps(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /opt/afenv/venv/lib/ROOT/lib/libXrdSecgsi-5.so\n")
+    assert grid.gsi_loaded(maps)
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6\n")
+    assert not grid.gsi_loaded(maps)
+    assert not grid.gsi_loaded(tmp_path / "absent")
+
+
+def test_start_environment_points_voms_tools_at_cvmfs_unless_the_user_chose(tmp_path):
+    from afenv_runtime.entrypoint import start_environment
+
+    cvmfs = tmp_path / "grid-security"
+    (cvmfs / "vomses").mkdir(parents=True)
+    image = {**grid.IMAGE_GRID, "VOMS_USERCONF": "/etc/vomses"}
+    start_environment(image, cvmfs=cvmfs)
+    assert image["X509_VOMSES"] == image["VOMS_USERCONF"] == str(cvmfs / "vomses")
+    assert image["X509_CERT_DIR"] == "/etc/grid-security/certificates"  # not in this CVMFS
+    mine = {"VOMS_USERCONF": "/home/me/vomses"}
+    start_environment(mine, cvmfs=cvmfs)
+    assert mine["VOMS_USERCONF"] == "/home/me/vomses"
+
+
+def test_entrypoint_runs_the_command_or_says_why_not(tmp_path):
+    import subprocess
+    import sys
+
+    entry = [sys.executable, "-m", "afenv_runtime.entrypoint"]
+    shown = subprocess.run(
+        [*entry, "sh", "-c", 'printf %s "$X509_VOMS_DIR"'], capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout in (grid.IMAGE_GRID["X509_VOMS_DIR"], str(grid.CVMFS_GRID / "vomsdir"))
+    exit_code = subprocess.run([*entry, "sh", "-c", "exit 7"], capture_output=True)
+    assert exit_code.returncode == 7  # exec'd: the command's status is the container's
+    for arguments, message in (
+        ([], "no command given"),
+        ([str(tmp_path / "absent")], "cannot run"),
+    ):
+        failed = subprocess.run([*entry, *arguments], capture_output=True, text=True)
+        assert failed.returncode == 1
+        assert failed.stderr.startswith(f"afenv-entrypoint: error: {message}")
+        assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_an_expired_proxy_for_validation_is_refused_before_any_container(creds):
+    from afenv.errors import ConfigError
+    from afenv.options import GridOptions
+
+    with pytest.raises(ConfigError, match=r"^--proxy: X509 proxy .*x509up_expired expired at"):
+        GridOptions(proxy=creds.expired_proxy)
+    assert GridOptions(proxy=creds.proxy).proxy == creds.proxy

@@ -103,7 +103,7 @@ def test_labels_name_experiment_role_and_hash(project_copy: Path) -> None:
 
 def test_worker_runs_tini_and_dask_as_non_root(project_copy: Path) -> None:
     worker, singleuser = _plan(project_copy).images
-    assert 'ENTRYPOINT ["/usr/bin/tini", "-g", "--"]' in worker.dockerfile
+    assert 'ENTRYPOINT ["/usr/bin/tini", "-g", "--", "afenv-entrypoint"]' in worker.dockerfile
     assert 'CMD ["dask", "worker"]' in worker.dockerfile
     assert worker.dockerfile.rstrip().splitlines()[-4:][0] != "USER root"
     assert "\nUSER 1000:100\n" in worker.dockerfile.rsplit("\nFROM ", 1)[1]

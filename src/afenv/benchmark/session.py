@@ -16,6 +16,7 @@ from afenv.benchmark.modes import REPORT_NAMES, generate, run_mode
 from afenv.cluster import start_cluster
 from afenv.engine import Engine
 from afenv.errors import BenchmarkFailed
+from afenv.options import GridOptions
 from afenv.spec import BenchmarkSpec
 from afenv.ui import UI
 
@@ -32,6 +33,7 @@ def run_benchmark(
     workers: int,
     report_dir: Path,
     ui: UI,
+    grid: GridOptions | None = None,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {"spec": vars(spec), "modes": {}, "report": str(report_dir)}
     with start_cluster(
@@ -41,6 +43,7 @@ def run_benchmark(
         workers=workers,
         logs=report_dir / "logs",
         purpose="bench",
+        grid=grid,
     ) as cluster:
         ui.info(f"generating {spec.events} events in {spec.files} files")
         generated = generate(cluster, worker_image, spec)

@@ -229,6 +229,7 @@ def make_plan(
         *runtime,
         *grid,
         file_entry("bin/afenv-bench", templates.path("files/afenv-bench")),
+        file_entry("bin/afenv-entrypoint", templates.path("files/afenv-entrypoint")),
         inline_entry("site/afenv.pth", "/opt/afenv/lib\n"),
         inline_entry("manifest/python.json", json.dumps(worker_manifest, indent=1) + "\n"),
     ]

@@ -53,6 +53,10 @@ RULES: dict[str, Rule] = {
         "an http(s) URL without spaces, quotes, query or fragment",
         300,
     ),
+    # A host path that is bound into containers: the engine's bind syntax splits on ':' and ','.
+    "host_path": _rule(
+        r"/[A-Za-z0-9._+@=/-]*", "an absolute path of letters, digits and . _ + @ = / -", 1024
+    ),
     "timestamp": _rule(
         r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
         "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ",

@@ -58,6 +58,7 @@ def validate(
         workers=options.workers,
         logs=report_dir / "logs",
         purpose="validate",
+        grid=options.grid,
     ) as cluster:
         timing["cluster_start"] = round(time.monotonic() - started, 2)
         context = PhaseContext(
