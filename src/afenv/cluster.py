@@ -17,7 +17,14 @@ from pathlib import Path
 from afenv.engine import Container, Engine, ExecResult, Run
 from afenv.options import MAX_CONTAINER_LIFETIME, GridOptions
 
-__all__ = ["DATA", "SCHEDULER_ADDRESS", "Cluster", "start_cluster"]
+__all__ = [
+    "DATA",
+    "SCHEDULER_ADDRESS",
+    "Cluster",
+    "grid_volumes",
+    "start_cluster",
+    "worker_command",
+]
 
 SCHEDULER_ADDRESS = "tcp://scheduler:8786"
 DATA = "/data"
@@ -44,9 +51,17 @@ class Cluster:
         return [self.scheduler, *self.workers, self.notebook, *self.extra]
 
     def start(
-        self, image: str, role: str, command: list[str], *, data_mode: str = "ro", user: str = ""
+        self,
+        image: str,
+        role: str,
+        command: list[str],
+        *,
+        data_mode: str = "ro",
+        user: str = "",
+        binds: dict[str, str] | None = None,
     ) -> Container:
-        """One more container on the cluster's network and volume, ended after the lifetime."""
+        """One more container on the cluster's network and volume, ended after the lifetime;
+        ``binds`` maps host directories to read-only mount points."""
         container = _start(
             self.docker,
             self.run,
@@ -58,6 +73,7 @@ class Cluster:
             data_mode=data_mode,
             user=user,
             grid=self.grid,
+            binds=binds,
         )
         self.extra.append(container)
         return container
@@ -91,7 +107,10 @@ def _start(
     data_mode: str = "ro",
     user: str = "",
     grid: GridOptions,
+    binds: dict[str, str] | None = None,
 ) -> Container:
+    volumes = {volume: {"bind": DATA, "mode": data_mode}, **grid_volumes(grid)}
+    volumes.update({host: {"bind": inside, "mode": "ro"} for host, inside in (binds or {}).items()})
     return docker.start(
         run,
         image,
@@ -99,7 +118,7 @@ def _start(
         name=run.name(role),
         hostname=role,
         network=network,
-        volumes={volume: {"bind": DATA, "mode": data_mode}, **grid_volumes(grid)},
+        volumes=volumes,
         user=user,
         labels={"io.afenv.cluster-role": role},
     )
@@ -115,7 +134,7 @@ def grid_volumes(grid: GridOptions) -> dict[str, dict[str, str]]:
     return volumes
 
 
-def _worker_command(index: int) -> list[str]:
+def worker_command(index: int) -> list[str]:
     return [
         "dask",
         "worker",
@@ -162,7 +181,7 @@ def start_cluster(
                 ["dask", "scheduler", "--port", "8786", "--dashboard-address", ":8787"],
             ),
             workers=[
-                start(worker_image, f"worker-{index}", _worker_command(index))
+                start(worker_image, f"worker-{index}", worker_command(index))
                 for index in range(1, workers + 1)
             ],
             notebook=start(singleuser_image, "client", ["sleep", "infinity"]),

@@ -8,6 +8,9 @@ tree or branch, rather than as a C++ exception from deep inside an event loop.
 from __future__ import annotations
 
 import glob
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +69,10 @@ def resolve(arguments: list[str], tree: str = DEFAULT_TREE) -> Dataset:
     id_types: dict[str, str] = {}
     has_truth = True
     for name in files:
-        root_file = _open(ROOT, name)
+        root_file, reason = _open(ROOT, name)
         if not root_file or root_file.IsZombie():
             raise InputError(
-                f"cannot open {name} — check the path or URL and that it is a ROOT file"
+                f"cannot open {name}{': ' + reason if reason else ''} — {_hint(reason)}"
             )
         try:
             ntuple = root_file.Get(tree)
@@ -104,20 +107,41 @@ def resolve(arguments: list[str], tree: str = DEFAULT_TREE) -> Dataset:
     )
 
 
-def _open(ROOT: Any, name: str) -> Any:
-    """TFile.Open that reports failure by returning None, without ROOT's own error lines.
+def _open(ROOT: Any, name: str) -> tuple[Any, str]:
+    """TFile.Open that reports failure as (None, ROOT's reason), without ROOT's own error lines.
 
-    ROOT 6.40 raises OSError for an unopenable URL (and prints an ``Error in <…>`` line first);
-    the caller turns the failure into one line that names the input.
+    ROOT 6.40 raises OSError for an unopenable URL, after printing the reason (XRootD's status:
+    "[FATAL] Auth failed: …", "[ERROR] Server responded with an error: [3010] …") as an
+    ``Error in <…>`` line on stderr, the only place it gives it. That line is captured at the
+    file descriptor, where ROOT writes it, so the caller can say it in its one line.
     """
-    level = ROOT.gErrorIgnoreLevel
-    ROOT.gErrorIgnoreLevel = ROOT.kFatal
-    try:
-        return ROOT.TFile.Open(name, "READ")
-    except OSError:
-        return None
-    finally:
-        ROOT.gErrorIgnoreLevel = level
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            root_file = ROOT.TFile.Open(name, "READ")
+        except OSError:
+            root_file = None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        lines = captured.read().decode(errors="replace").splitlines()
+    reasons = [line.split(">: ", 1)[1] for line in lines if line.startswith("Error in <")]
+    if root_file is not None and not root_file.IsZombie():
+        for line in lines:  # not ours to swallow
+            print(line, file=sys.stderr)
+        return root_file, ""
+    return None, " ".join(reasons[-1].split())[:300] if reasons else ""
+
+
+def _hint(reason: str) -> str:
+    if "Auth failed" in reason or "authentication" in reason.lower():
+        return (
+            "the server wants a grid proxy: voms-proxy-init, then ship it to the workers"
+            " (afenv_runtime.grid.ship_proxy)"
+        )
+    return "check the path or URL and that it is a ROOT file"
 
 
 def _expand(arguments: list[str]) -> list[str]:

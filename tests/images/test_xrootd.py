@@ -8,11 +8,9 @@ root:// URLs must give the cutflow and histogram of the same files read as local
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
 from afenv.benchmark import generate, run_mode
@@ -20,7 +18,7 @@ from afenv.cluster import DATA, Cluster
 from afenv.spec import BenchmarkSpec
 from afenv.testing import xrootd as xrootd_server
 
-from .conftest import build_test_image
+from .conftest import wait_for_port
 
 pytestmark = pytest.mark.docker
 
@@ -28,35 +26,6 @@ SPEC = BenchmarkSpec(events=20_000, files=2, seed=5)
 XROOTD_PORT = 1094
 TIMEOUT = 900
 CmsImages = dict[str, dict[str, Any]]
-
-# Waits until the server accepts connections, from where the clients are; bounded, no sleep.
-_CONNECTS = """
-import socket, sys, time
-deadline = time.monotonic() + 60
-while True:
-    try:
-        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
-        break
-    except OSError:
-        if time.monotonic() > deadline:
-            sys.exit(f"nothing listens on {sys.argv[1]}:{sys.argv[2]}")
-        time.sleep(0.1)
-"""
-
-
-@pytest.fixture(scope="module")
-def xrootd_image(client: docker.DockerClient, cms_images: CmsImages) -> Iterator[str]:
-    """The cms worker image plus Debian's xrootd-server (from the mirror the image already uses)."""
-    tag = "afenv-test/xrootd:test"
-    dockerfile = (
-        f"FROM {cms_images['worker']['reference']}\nUSER root\n"
-        "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends xrootd-server"
-        " >/dev/null && rm -rf /var/lib/apt/lists/*\n"
-        "USER xrootd\n"
-    )
-    image_id = build_test_image(client, tag, dockerfile, {})
-    yield tag
-    client.images.remove(image_id, force=True)
 
 
 def _start_storage(cluster: Cluster, image: str) -> str:
@@ -75,21 +44,18 @@ def _start_storage(cluster: Cluster, image: str) -> str:
             " && exec xrootd -c xrootd.cfg -n afenv-storage",
         ],
     )
-    ready = cluster.notebook.exec(
-        ["python3", "-c", _CONNECTS, server.name, str(XROOTD_PORT)], timeout=120
-    )
-    assert ready.exit_code == 0, ready.stderr + server.log(tail=15)
+    wait_for_port(cluster, server, XROOTD_PORT)
     return server.name
 
 
 def test_distributed_run_reads_root_urls_from_a_storage_container(
-    cms_images: CmsImages, cms_cluster: Any, xrootd_image: str, tmp_path: Path
+    cms_images: CmsImages, cms_cluster: Any, storage_image: str, tmp_path: Path
 ) -> None:
     worker = cms_images["worker"]["reference"]
     with cms_cluster() as cluster:
         generated = generate(cluster, worker, SPEC)
         assert generated.exit_code == 0, generated.stderr[-2000:]
-        host = _start_storage(cluster, xrootd_image)
+        host = _start_storage(cluster, storage_image)
         urls = [
             f"root://{host}:{XROOTD_PORT}/{DATA}/ds/ds_{index:03d}.root"
             for index in range(SPEC.files)

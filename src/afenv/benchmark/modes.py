@@ -71,8 +71,11 @@ def run_mode(
         "legacy": [],
         "dask": ["--scheduler", SCHEDULER_ADDRESS, "--harvest", f"{inside}/selected.root"],
     }[mode]
+    # Through the images' entry point, so an exec'd run sees the grid environment that the
+    # container's own command does (CVMFS's CA directory when it is mounted).
     result = container.exec(
         [
+            "afenv-entrypoint",
             "afenv-bench",
             "ds",
             "run",

@@ -82,6 +82,47 @@ def make(directory: Path, *, user_dn: str = USER_DN) -> Credentials:
     )
 
 
+def host_certificate(
+    directory: Path, credentials: Credentials, names: list[str]
+) -> tuple[Path, Path]:
+    """A server certificate for ``names`` (CN the first, every name a DNS SAN), signed by the
+    test CA: (certificate, key)."""
+    key, request, cert = (
+        directory / "hostkey.pem",
+        directory / "host.csr",
+        directory / "hostcert.pem",
+    )
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request,
+        "-subj", f"/DC=org/DC=afenv-test/CN={names[0]}",
+    )  # fmt: skip
+    extensions = directory / "host.cnf"
+    extensions.write_text(
+        "subjectAltName=" + ",".join(f"DNS:{name}" for name in names) + "\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", request, "-CA", credentials.ca_cert, "-CAkey", credentials.ca_key,
+        "-set_serial", "3", "-days", "1", "-extfile", extensions, "-out", cert,
+    )  # fmt: skip
+    return cert, key
+
+
+def fake_cvmfs(directory: Path, credentials: Credentials, vo_files: Path | None = None) -> Path:
+    """A /cvmfs tree whose grid.cern.ch holds the hashed test CA (and the VO files of an
+    experiment's grid/ folder), readable by every user; returns the directory to mount at
+    /cvmfs."""
+    grid = directory / "grid.cern.ch" / "etc" / "grid-security"
+    shutil.copytree(credentials.ca_dir, grid / "certificates")
+    if vo_files is not None:
+        shutil.copytree(vo_files / "grid-security" / "vomsdir", grid / "vomsdir")
+        shutil.copytree(vo_files / "vomses", grid / "vomses")
+    for path in [directory, *directory.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return directory
+
+
 def _expired_proxy(directory: Path, user_cert: Path, user_key: Path, user_dn: str) -> Path:
     """A proxy certificate (proxyCertInfo, signed by the user) whose validity ended yesterday."""
     key, request, cert = directory / "expired.key", directory / "expired.csr", directory / "ex.pem"
