@@ -101,14 +101,19 @@ def run(
     *,
     timeout: int = 300,
     user: str | None = None,
+    binds: dict[str, str] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> Result:
-    """Run ``command`` in a fresh container of ``image``; the container never outlives this."""
+    """Run ``command`` in a fresh container of ``image``; the container never outlives this.
+    ``binds`` maps host directories to read-only mount points."""
     container = client.containers.run(
         image,
         ["timeout", str(timeout), *command],
         detach=True,
         labels=LABELS,
         user=user or "",
+        volumes={host: {"bind": inside, "mode": "ro"} for host, inside in (binds or {}).items()},
+        environment=environment or {},
     )
     try:
         status = container.wait(timeout=timeout + 30)

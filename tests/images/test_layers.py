@@ -174,3 +174,43 @@ def test_the_scanner_finds_what_it_looks_for(client: docker.DockerClient) -> Non
     assert "planted/key.pem: a private key" in found
     assert "planted/x509up_u1000: a credential file name" in found
     assert "planted/ca.crt: this host's CA certificate" in found
+
+
+def test_no_key_or_proxy_in_the_build_contexts(client: docker.DockerClient, cms_images) -> None:
+    """What afenv sends the engine, written as the build writes it: no private key and no
+    credential file name in any file of either context (wheels included)."""
+    from afenv.build.base import find_base
+    from afenv.build.context import inline_entry, write_tar
+    from afenv.build.plan import make_plan
+    from afenv.build.wheelhouse import Wheelhouse
+    from afenv.engine import Engine
+    from afenv.lock import load_locks
+    from afenv.pipeline import cache_dir
+    from afenv.spec import load_project
+
+    project = load_project(ROOT)
+    experiment = project.experiment("cms")
+    locks = load_locks(project, experiment)
+    base = find_base(Engine(client), project.facility.debian, locks.mirror)
+    assert base is not None
+    plan = make_plan(
+        project, experiment, locks, base, Wheelhouse(cache_dir(os.environ) / "wheels").path
+    )
+    assert [image.reference for image in plan.images] == [
+        cms_images[role]["reference"] for role in ("worker", "singleuser")
+    ]
+    found, files = [], 0
+    for image in plan.images:
+        with tempfile.TemporaryFile() as context:
+            write_tar([inline_entry("Dockerfile", image.dockerfile), *image.files], context)
+            context.seek(0)
+            with tarfile.open(fileobj=context) as tar:
+                for member in tar:
+                    handle = tar.extractfile(member)
+                    if handle is None:
+                        continue
+                    files += 1
+                    if SECRET_NAMES.search(member.name) or PRIVATE_KEY.search(handle.read()):
+                        found.append(f"{image.name}: {member.name}")
+    assert files > 100  # the runtime, templates, grid files and every wheel were read
+    assert found == []

@@ -179,6 +179,7 @@ def _write(file: str, data: bytes) -> Callable[[Path], None]:
         path = root / file
         if path.is_dir():
             shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
     return edit
@@ -231,6 +232,17 @@ def _file_cases() -> list[Case]:
         ("lsc-file", "images/cms/grid/grid-security/vomsdir/cms/voms-cms-auth.cern.ch.lsc", "/x"),
     ]:
         cases.append(Case(f"symlink:{name}", _symlink(link, target), ("lock", "--check"), 2, link))
+    # Credentials put where the image's /etc would receive them are refused at load.
+    key = b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+    for name, file, data in [
+        ("proxy", "images/cms/grid/x509up_u0", b"proxy"),
+        ("hostkey", "images/cms/grid/grid-security/hostkey.pem", key),
+        ("ca-dir", "images/cms/grid/grid-security/certificates/1234abcd.0", b"x"),
+        ("key-in-lsc", "images/cms/grid/grid-security/vomsdir/cms/voms-cms-auth.cern.ch.lsc", key),
+        ("key-in-vomses", "images/cms/grid/vomses/cms", key),
+    ]:
+        named = file.removeprefix("images/cms/")
+        cases.append(Case(f"grid-secret:{name}", _write(file, data), ("lock", "--check"), 2, named))
     cases.append(
         Case(
             "symlink:experiment-folder",

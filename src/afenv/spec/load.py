@@ -308,6 +308,28 @@ def _check_vo_files(experiment: Experiment) -> None:
                 f"{where}: VO {vo!r} has no LSC file in grid/grid-security/vomsdir/{vo}/; add "
                 f"one per VOMS server"
             )
+    for path in sorted(grid.rglob("*")) if grid.is_dir() else ():
+        if not path.is_file():
+            continue
+        relative = path.relative_to(grid)
+        parts = relative.parts
+        vomses = len(parts) == 2 and parts[0] == "vomses"
+        lsc = (
+            len(parts) == 4 and parts[:2] == ("grid-security", "vomsdir") and path.suffix == ".lsc"
+        )
+        name = f"grid/{relative.as_posix()}"
+        name = name if name.isprintable() and len(name) < 120 else _shown(name, 120)
+        if not (vomses or lsc):
+            raise ConfigError(
+                f"{experiment.source}: {name} is neither a vomses "
+                f"entry nor an LSC file; grid/ holds only vomses/<vo> and "
+                f"grid-security/vomsdir/<vo>/*.lsc (credentials never go into images)"
+            )
+        if b"PRIVATE KEY" in path.read_bytes():
+            raise ConfigError(
+                f"{experiment.source}: {name} holds a private key;"
+                f" remove it (credentials never go into images)"
+            )
     listed = set(experiment.vos)
     for folder in (grid / "vomses", grid / "grid-security" / "vomsdir"):
         for entry in sorted(folder.iterdir()) if folder.is_dir() else ():
