@@ -313,13 +313,13 @@ def _check_vo_files(experiment: Experiment) -> None:
             continue
         relative = path.relative_to(grid)
         parts = relative.parts
-        vomses = len(parts) == 2 and parts[0] == "vomses"
-        lsc = (
+        is_vomses = len(parts) == 2 and parts[0] == "vomses"
+        is_lsc = (
             len(parts) == 4 and parts[:2] == ("grid-security", "vomsdir") and path.suffix == ".lsc"
         )
         name = f"grid/{relative.as_posix()}"
         name = name if name.isprintable() and len(name) < 120 else _shown(name, 120)
-        if not (vomses or lsc):
+        if not (is_vomses or is_lsc):
             raise ConfigError(
                 f"{experiment.source}: {name} is neither a vomses "
                 f"entry nor an LSC file; grid/ holds only vomses/<vo> and "
