@@ -29,6 +29,7 @@ from afenv import engine
 from afenv.cluster import Cluster, start_cluster
 from afenv.engine import Engine
 from afenv.hostnet import download
+from afenv.testing import gsi
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tests' own containers carry run labels like afenv's, so the leak check covers them too.
@@ -198,32 +199,7 @@ def storage_image(client: docker.DockerClient, cms_images) -> Iterator[str]:  # 
     """The cms worker image plus Debian's XRootD server and its GSI plugin (from the mirror the
     image already uses): the facility's storage, in a container."""
     tag = "afenv-test/xrootd:test"
-    dockerfile = (
-        f"FROM {cms_images['worker']['reference']}\nUSER root\n"
-        "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends xrootd-server"
-        " xrootd-plugins >/dev/null && rm -rf /var/lib/apt/lists/*\n"
-        "USER xrootd\n"
-    )
+    dockerfile = gsi.storage_dockerfile(cms_images["worker"]["reference"])
     image_id = build_test_image(client, tag, dockerfile, {})
     yield tag
     client.images.remove(image_id, force=True)
-
-
-# Waits until a server accepts connections, from where the clients are; bounded, no sleep.
-_CONNECTS = """
-import socket, sys, time
-deadline = time.monotonic() + 60
-while True:
-    try:
-        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
-        break
-    except OSError:
-        if time.monotonic() > deadline:
-            sys.exit(f"nothing listens on {sys.argv[1]}:{sys.argv[2]}")
-        time.sleep(0.1)
-"""
-
-
-def wait_for_port(cluster: Cluster, server: engine.Container, port: int) -> None:
-    ready = cluster.notebook.exec(["python3", "-c", _CONNECTS, server.name, str(port)], timeout=120)
-    assert ready.exit_code == 0, ready.stderr + server.log(tail=15)

@@ -86,3 +86,43 @@ def test_voms_proxy_init_uses_the_experiments_vo_files(
     assert "Contacting  voms-cms-auth.cern.ch:443 [/DC=ch/DC=cern/OU=computers/CN=cms-auth" in cms
     assert "None of the contacted servers for cms" in cms
     assert "VOMS Server for lhcb not known!" in lhcb
+
+
+# In the client: the preload ships the proxy when a Client connects; report the workers' state.
+_CONNECT = r"""
+import json, os, stat, warnings
+warnings.filterwarnings("ignore", message=".*alpha stage.*", category=UserWarning)
+from distributed import Client
+
+def seen():
+    path = os.environ.get("X509_USER_PROXY")
+    info = os.stat(path) if path and os.path.exists(path) else None
+    ca = os.environ["X509_CERT_DIR"]
+    return {"mode": info and stat.S_IMODE(info.st_mode), "uid": info and info.st_uid,
+            "ca": sorted(os.listdir(ca)) if os.path.isdir(ca) else None}
+
+client = Client("tcp://scheduler:8786", timeout=60)
+client.wait_for_workers(2, timeout=180)
+print(json.dumps(list(client.run(seen).values())))
+"""
+
+
+def test_ca_dir_and_proxy_options_reach_every_container(cms_cluster, grid_tree) -> None:
+    """What `--ca-dir` and `--proxy` do: the host CA directory in every container, the proxy
+    private to the client's user where voms-proxy-init would leave it, and from there shipped
+    to the workers by the preload when a Client connects."""
+    import json
+
+    from afenv.options import GridOptions
+
+    creds, _ = grid_tree
+    with cms_cluster(grid=GridOptions(ca_dir=creds.ca_dir, proxy=creds.proxy)) as cluster:
+        mode = cluster.notebook.exec(["stat", "-c", "%a %u", "/tmp/x509up_u1000"], timeout=60)
+        workers = cluster.notebook.exec(["python3", "-c", _CONNECT], timeout=300)
+    assert mode.stdout.split() == ["600", "1000"], mode.stderr
+    assert workers.exit_code == 0, workers.stderr[-2000:]
+    states = json.loads(workers.stdout.strip().splitlines()[-1])
+    assert len(states) == 2
+    for state in states:
+        assert (state["mode"], state["uid"]) == (0o600, 1000)
+        assert state["ca"] == sorted(p.name for p in creds.ca_dir.iterdir())

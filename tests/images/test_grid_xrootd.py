@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,15 @@ from afenv.benchmark import generate, run_mode
 from afenv.cluster import DATA, SCHEDULER_ADDRESS, Cluster, worker_command
 from afenv.options import GridOptions
 from afenv.spec import BenchmarkSpec
-from afenv.testing import credentials
+from afenv.testing import credentials, gsi
 
-from .conftest import ROOT, wait_for_port
+from .conftest import ROOT
 
 pytestmark = pytest.mark.docker
 
 SPEC = BenchmarkSpec(events=20_000, files=2, seed=11)
-PORT = 1094
+PORT = gsi.PORT
 CVMFS_CA = "/cvmfs/grid.cern.ch/etc/grid-security/certificates"
-SERVER_FILES = "/srv/afenv-gsi"  # bound read-only into the storage container
 CmsImages = dict[str, dict[str, Any]]
 
 # Run in the client container: connect to the cluster, do one thing, print JSON.
@@ -95,47 +93,6 @@ def _client(cluster: Cluster, *arguments: str, env: str = "") -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _server_files(directory: Path, creds: credentials.Credentials, host: str) -> Path:
-    """Host certificate, grid-mapfile, authorization database and configuration of the storage."""
-    directory.mkdir()
-    credentials.host_certificate(directory, creds, [host])
-    shutil.copytree(creds.ca_dir, directory / "certificates")
-    (directory / "grid-mapfile").write_text(f'"{credentials.USER_DN}" afenvtest\n')
-    (directory / "authdb").write_text(f"u afenvtest {DATA}/ds rl\n")
-    etc = "/tmp/xrootd/etc"
-    (directory / "xrootd.cfg").write_text(
-        f"xrd.port {PORT}\nall.export {DATA}/ds r/o\n"
-        "all.adminpath /tmp/xrootd\nall.pidpath /tmp/xrootd\n"
-        "xrootd.seclib libXrdSec.so\n"
-        f"sec.protparm gsi -certdir:{etc}/certificates\n"
-        f"sec.protparm gsi -cert:{etc}/hostcert.pem -key:{etc}/hostkey.pem\n"
-        f"sec.protparm gsi -gridmap:{etc}/grid-mapfile -gmapopt:trymap\n"
-        "sec.protparm gsi -crl:0 -d:1\n"
-        "sec.protocol gsi\nsec.protbind * only gsi\n"
-        f"ofs.authorize 1\nacc.authdb {etc}/authdb\n"
-    )
-    for path in [directory, *directory.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return directory
-
-
-def _start_storage(cluster: Cluster, image: str, files: Path) -> str:
-    name = cluster.run.name("storage")
-    # As root only to hand the key to the xrootd user (it must be 0400 and its own); the
-    # server then drops to that user (-R).
-    script = (
-        f"mkdir -p /tmp/xrootd && cp -r {SERVER_FILES} /tmp/xrootd/etc"
-        " && chown -R xrootd /tmp/xrootd && chmod 0400 /tmp/xrootd/etc/hostkey.pem"
-        " && cd /tmp/xrootd && exec xrootd -R xrootd -c /tmp/xrootd/etc/xrootd.cfg -n storage"
-    )
-    server = cluster.start(
-        image, "storage", ["sh", "-c", script], user="0", binds={str(files): SERVER_FILES}
-    )
-    assert server.name == name
-    wait_for_port(cluster, server, PORT)
-    return name
-
-
 def test_workers_read_gsi_protected_root_urls_once_the_proxy_is_shipped(
     cms_images: CmsImages, cms_cluster: Any, storage_image: str, tmp_path: Path
 ) -> None:
@@ -144,10 +101,11 @@ def test_workers_read_gsi_protected_root_urls_once_the_proxy_is_shipped(
     worker = cms_images["worker"]["reference"]
     with cms_cluster(grid=GridOptions(cvmfs=cvmfs)) as cluster:
         host = cluster.run.name("storage")
-        files = _server_files(tmp_path / "storage", creds, host)
+        files = gsi.server_files(tmp_path / "storage", creds, host)
         generated = generate(cluster, worker, SPEC)
         assert generated.exit_code == 0, generated.stderr[-2000:]
-        _start_storage(cluster, storage_image, files)
+        storage = gsi.start_storage(cluster, storage_image, files)
+        assert storage.name == host
         urls = [f"root://{host}:{PORT}/{DATA}/ds/ds_{i:03d}.root" for i in range(SPEC.files)]
 
         # Every start path took the CA directory from the mounted CVMFS.
@@ -206,6 +164,5 @@ def test_workers_read_gsi_protected_root_urls_once_the_proxy_is_shipped(
             assert "/site-packages/ROOT/" in state["gsi"][0]
 
         # 6. The server authenticated the test user by DN.
-        storage = next(c for c in cluster.extra if c.name == host)
         log = storage.log()
     assert f"mapping DN '{credentials.USER_DN}' to 'afenvtest'" in log, log[-3000:]

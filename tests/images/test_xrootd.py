@@ -17,8 +17,7 @@ from afenv.benchmark import generate, run_mode
 from afenv.cluster import DATA, Cluster
 from afenv.spec import BenchmarkSpec
 from afenv.testing import xrootd as xrootd_server
-
-from .conftest import wait_for_port
+from afenv.testing.gsi import wait_for_port
 
 pytestmark = pytest.mark.docker
 
