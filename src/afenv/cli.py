@@ -115,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("experiment", nargs="?", help="validate this experiment's built pair")
     validate.add_argument("--worker-image", help="any worker image (with --singleuser-image)")
     validate.add_argument("--singleuser-image", help="any notebook image (with --worker-image)")
+    validate.add_argument(
+        "--notebook",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run this notebook against the cluster (repeatable)",
+    )
 
     bench = commands.add_parser(
         "bench", parents=[output, cluster], help="run a benchmark inside an experiment's images"
@@ -236,18 +244,21 @@ def _build(session: pipeline.Session, args: argparse.Namespace, docker: Engine) 
 
 
 def _validate(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    from afenv.spec.load import notebook_files
+
     options = _cluster_options(args)
+    notebooks = notebook_files(args.notebook)
     if args.worker_image or args.singleuser_image:
         if not (args.worker_image and args.singleuser_image) or args.experiment:
             raise ConfigError(
                 "give either an experiment or both --worker-image and --singleuser-image"
             )
         report = pipeline.validate_images(
-            session, args.worker_image, args.singleuser_image, options, docker
+            session, args.worker_image, args.singleuser_image, options, docker, notebooks
         )
     elif args.experiment:
         experiment = session.project.experiment(args.experiment)
-        report = pipeline.validate_experiment(session, experiment, options, docker)
+        report = pipeline.validate_experiment(session, experiment, options, docker, notebooks)
     else:
         raise ConfigError("name an experiment (e.g. `afenv validate cms`) or an image pair")
     return _report(args, session, report, report.as_dict())

@@ -3,6 +3,7 @@ promote, bench, list, clean. The CLI only parses, calls these and prints."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,11 +128,16 @@ def _built_pair(session: Session, experiment: Experiment, docker: Engine) -> dic
 
 
 def validate_experiment(
-    session: Session, experiment: Experiment, options: ClusterOptions, docker: Engine
+    session: Session,
+    experiment: Experiment,
+    options: ClusterOptions,
+    docker: Engine,
+    notebooks: tuple[Path, ...] = (),
 ) -> validate_stage.ValidationReport:
-    """Validate the experiment's pair as the lock says it is, without building anything."""
+    """Validate the experiment's pair as the lock says it is, without building anything;
+    ``notebooks`` run after afenv's and the experiment's own."""
     references = _built_pair(session, experiment, docker)
-    return _validate_pair(session, experiment, references, options, docker)
+    return _validate_pair(session, experiment, references, options, docker, notebooks)
 
 
 def _validate_pair(
@@ -140,17 +146,25 @@ def _validate_pair(
     references: Mapping[str, str],
     options: ClusterOptions,
     docker: Engine,
+    notebooks: tuple[Path, ...] = (),
 ) -> validate_stage.ValidationReport:
     locks = lock_stage.load_locks(session.project, experiment)
     pair = validate_stage.pair_for_experiment(experiment, references, locks)
+    pair = dataclasses.replace(pair, notebooks=pair.notebooks + notebooks)
     return _validate_and_promote(session, pair, options, docker)
 
 
 def validate_images(
-    session: Session, worker: str, singleuser: str, options: ClusterOptions, docker: Engine
+    session: Session,
+    worker: str,
+    singleuser: str,
+    options: ClusterOptions,
+    docker: Engine,
+    notebooks: tuple[Path, ...] = (),
 ) -> validate_stage.ValidationReport:
     """Validate any two images (e.g. what a hub runs today); never promotes them."""
     pair = validate_stage.pair_from_images(docker, worker, singleuser)
+    pair = dataclasses.replace(pair, notebooks=notebooks)
     return _validate_and_promote(session, pair, options, docker)
 
 

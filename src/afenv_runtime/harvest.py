@@ -16,6 +16,10 @@ them there) into a client folder, and ROOT continues with those copies::
     harvest.merge(copies, Path("selected.root"))
     arrays = harvest.arrays("selected.root", "selected", ["run", "evt"])
 
+Or in one line, which runs the computation and returns the merged file on the client::
+
+    path = harvest.snapshot(client, df, "selected", "selected.root", ["run", "evt"])
+
 It suits selected-event outputs of up to a few hundred MB, not full skims. For small outputs,
 distributed ``AsNumpy`` already returns arrays to the client; ``arrays`` gives the same from a
 harvested file.
@@ -30,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["arrays", "fetch", "merge", "scratch_path", "snapshots_to_client"]
+__all__ = ["arrays", "fetch", "merge", "scratch_path", "snapshot", "snapshots_to_client"]
 
 SCRATCH_DIRECTORY = (
     "/tmp"  # exists on every Linux worker, unlike the client's tempfile.gettempdir()
@@ -85,6 +89,21 @@ def snapshots_to_client(client: Any, destination: Path) -> Iterator[list[Path]]:
         yield copies
     finally:
         SnapshotResult.GetValue = original
+
+
+def snapshot(
+    client: Any, df: Any, tree: str, out: str | Path, columns: list[str] | None = None
+) -> Path:
+    """``df.Snapshot(tree, …, columns)`` on a distributed RDataFrame, harvested and merged into
+    ``out`` on the client (where ROOT's own would leave one file per task on the workers)."""
+    import tempfile
+
+    target = Path(out)
+    selection = (list(columns),) if columns else ()  # no list: every column
+    with tempfile.TemporaryDirectory(prefix="afenv-snapshot-") as scratch:
+        with snapshots_to_client(client, Path(scratch)) as copies:
+            df.Snapshot(tree, scratch_path(target.stem), *selection)
+        return merge(copies, target)
 
 
 def merge(paths: list[Path], out: Path) -> Path:

@@ -49,6 +49,8 @@ def test_cms_pair_passes_and_is_promoted(
         "image.test_manifest_equals_lock[singleuser]",
         "benchmark.local_equals_distributed",
         "benchmark.fit_recovers_truth",
+        "notebook.ds-analysis",
+        "notebook.ds-analysis.matches_benchmark",
     ):
         assert checks[name]["status"] == "passed", name
     dask_row = summary["versions"]["dask"]
@@ -72,6 +74,13 @@ def test_cms_pair_passes_and_is_promoted(
     logs = {p.name.rsplit("-", 1)[-1] for p in (report / "logs").glob("*.log")}
     assert {"scheduler.log", "1.log", "2.log", "client.log"} <= logs
     assert list((report / "benchmark").rglob("*.png"))
+    # The executed notebook, its rendering and what it made, kept in the report.
+    outputs = report / "notebooks" / "ds-analysis"
+    for name in ("ds-analysis.ipynb", "ds-analysis.html", "ds_mass.png", "dask-report.html"):
+        assert (outputs / name).stat().st_size > 0, name
+    executed = json.loads((outputs / "ds-analysis.ipynb").read_text())
+    assert all(c.get("execution_count") for c in executed["cells"] if c["cell_type"] == "code")
+    assert summary["timing"]["notebook_ds-analysis"] > 0
 
     for role in ("worker", "singleuser"):
         promoted = client.images.get(f"afenv/cms-{role}:latest")
@@ -81,21 +90,65 @@ def test_cms_pair_passes_and_is_promoted(
     assert states[cms_images["worker"]["reference"]] == "promoted"
 
 
+RAISES = ["print('fine so far')", "raise ValueError('planted failure')", "print('never')"]
+# ROOT's error printed from C++ without an exception: only the output shows it.
+ROOT_ERROR = ['import ROOT\nROOT.gInterpreter.ProcessLine(\'Error("afenv", "planted");\')']
+
+
+def _notebook(directory: Path, name: str, cells: list[str]) -> Path:
+    path = directory / f"{name}.ipynb"
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "code", "execution_count": None, "id": f"c{i}",
+                     "metadata": {}, "outputs": [], "source": source}
+                    for i, source in enumerate(cells)
+                ],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                            "language": "python"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )  # fmt: skip
+    return path
+
+
 @pytest.mark.usefixtures("cms_validated")  # the promoted tags exist
 def test_mismatched_pair_fails_and_promoted_tags_stay(
-    client: docker.DockerClient, cms_images, mismatched_worker: str
+    client: docker.DockerClient, cms_images, mismatched_worker: str, tmp_path: Path
 ) -> None:
     before = {
         role: client.images.get(f"afenv/cms-{role}:latest").id for role in ("worker", "singleuser")
     }
+    raises, root_error = (
+        _notebook(tmp_path, "raises", RAISES),
+        _notebook(tmp_path, "root-error", ROOT_ERROR),
+    )
     result = afenv(
         "validate",
         "--worker-image",
         mismatched_worker,
         "--singleuser-image",
         cms_images["singleuser"]["reference"],
+        "--notebook",
+        str(raises),
+        "--notebook",
+        str(root_error),
     )
     assert result.returncode == 7, result.stdout + result.stderr
+    # Each notebook fails for its own reason, named with the notebook and the cell.
+    lines = {
+        line.split()[1].rstrip(":"): line
+        for line in result.stdout.splitlines()
+        if line.strip().startswith("FAILED")
+    }
+    assert "cell 1: " in lines["notebook.ds-analysis"], lines
+    assert "VersionMismatchWarning" in lines["notebook.ds-analysis"]
+    assert "raises.ipynb: cell 2 raised ValueError: planted failure" in lines["notebook.raises"]
+    assert "root-error.ipynb: cell 1: ROOT error on " in lines["notebook.root-error"]
+    assert "Error in <afenv>: planted" in lines["notebook.root-error"]
     assert "FAILED" in result.stdout
     table_rows = [line for line in result.stdout.splitlines() if line.startswith("| toolz")]
     assert table_rows

@@ -243,6 +243,9 @@ def _file_cases() -> list[Case]:
     ]:
         named = file.removeprefix("images/cms/")
         cases.append(Case(f"grid-secret:{name}", _write(file, data), ("lock", "--check"), 2, named))
+    for name in ("bad name.ipynb", "-x.ipynb", "$(touch x).ipynb"):
+        edit = _write(f"images/cms/notebooks/{name}", b"{}")
+        cases.append(Case(f"notebook:{name}", edit, ("lock", "--check"), 2, "notebook's name"))
     cases.append(
         Case(
             "symlink:experiment-folder",
@@ -383,6 +386,9 @@ def _cli_cases() -> list[Case]:
         (("validate", "cms", "--cvmfs", "/nonexistent-afenv"), "--cvmfs: /nonexistent-afenv is"),
         (("bench", "ds", "cms", "--ca-dir", "/etc/hostname"), "--ca-dir: /etc/hostname is not"),
         (("build", "cms", "--proxy", "/nonexistent/x509up"), "--proxy: no X509 proxy at"),
+        (("validate", "cms", "--notebook", "/nonexistent/a.ipynb"), "a.ipynb: not a notebook file"),
+        (("validate", "cms", "--notebook", "/tmp/a b.ipynb"), "the notebook's name must be"),
+        (("validate", "cms", "--notebook", "/tmp/x;rm.ipynb"), "the notebook's name must be"),
     ]
     cases = [Case(f"cli:{' '.join(argv)[:50]}", nothing, argv, 2, named) for argv, named in argvs]
     # A directory the engine's bind syntax would split (':'), and a proxy that is a directory.

@@ -57,6 +57,12 @@ RULES: dict[str, Rule] = {
     "host_path": _rule(
         r"/[A-Za-z0-9._+@=/-]*", "an absolute path of letters, digits and . _ + @ = / -", 1024
     ),
+    # A notebook's file name: it names a folder in the client container and in the report.
+    "notebook": _rule(
+        r"[A-Za-z0-9][A-Za-z0-9._-]*\.ipynb",
+        "a file name of letters, digits, . _ - ending .ipynb",
+        100,
+    ),
     "timestamp": _rule(
         r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
         "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ",

@@ -278,10 +278,22 @@ def load_experiment(directory: Path) -> Experiment:
             seed=bench.integer("seed", defaults.seed, minimum=0, maximum=2**31 - 1),
         ),
         directory=directory,
+        notebooks=notebook_files(sorted((directory / "notebooks").glob("*.ipynb"))),
     )
     _refuse_links(directory)
     _check_vo_files(experiment)
     return experiment
+
+
+def notebook_files(paths: list[Path]) -> tuple[Path, ...]:
+    """Notebooks validation may run: plain files whose names pass the notebook grammar."""
+    rule = RULES["notebook"]
+    for path in paths:
+        if not rule.accepts(path.name):
+            raise ConfigError(f"{path}: the notebook's name must be {rule.says}; rename it")
+        if path.is_symlink() or not path.is_file():
+            raise ConfigError(f"{path}: not a notebook file; give a plain .ipynb file")
+    return tuple(path.resolve() for path in paths)
 
 
 def _refuse_links(directory: Path) -> None:

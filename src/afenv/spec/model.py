@@ -79,6 +79,7 @@ class Experiment:
     env: tuple[tuple[str, str], ...]
     benchmark: BenchmarkSpec
     directory: Path
+    notebooks: tuple[Path, ...] = ()  # images/<exp>/notebooks/*.ipynb, run by validation
 
     @property
     def source(self) -> Path:

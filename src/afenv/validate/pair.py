@@ -24,6 +24,7 @@ class Pair:
     vos: tuple[str, ...] = ()
     benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
     locks: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
+    notebooks: tuple[Path, ...] = ()  # run by the notebook phase after afenv's own
 
     def report_dir(self, reports: Path) -> Path:
         return reports / (self.experiment or "external") / self.key
@@ -45,6 +46,7 @@ def pair_for_experiment(
         vos=experiment.vos,
         benchmark=experiment.benchmark,
         locks={role: locks.role(role).pins for role in ("worker", "singleuser")},
+        notebooks=experiment.notebooks,
     )
 
 

@@ -20,6 +20,7 @@ from afenv.options import ClusterOptions
 from afenv.ui import UI
 from afenv.validate.benchmark_phase import BenchmarkPhase
 from afenv.validate.checks_phase import ChecksPhase
+from afenv.validate.notebooks_phase import NotebookPhase
 from afenv.validate.pair import Pair
 from afenv.validate.phase import Phase, PhaseContext
 from afenv.validate.report import Check, ValidationReport
@@ -27,7 +28,7 @@ from afenv.validate.versions_phase import VersionsPhase
 
 __all__ = ["PHASES", "validate"]
 
-PHASES: tuple[Phase, ...] = (VersionsPhase(), ChecksPhase(), BenchmarkPhase())
+PHASES: tuple[Phase, ...] = (VersionsPhase(), ChecksPhase(), BenchmarkPhase(), NotebookPhase())
 
 
 def validate(
