@@ -21,6 +21,7 @@ __all__ = [
     "DATA",
     "SCHEDULER_ADDRESS",
     "Cluster",
+    "as_client",
     "grid_volumes",
     "start_cluster",
     "worker_command",
@@ -122,6 +123,13 @@ def _start(
         user=user,
         labels={"io.afenv.cluster-role": role},
     )
+
+
+def as_client(command: list[str]) -> list[str]:
+    """``command`` as a user's process in the client container: started through the images'
+    entry point (the grid environment) and with ``DASK_SCHEDULER_ADDRESS`` set, so that
+    ``Client()`` connects to this cluster."""
+    return ["env", f"DASK_SCHEDULER_ADDRESS={SCHEDULER_ADDRESS}", "afenv-entrypoint", *command]
 
 
 def grid_volumes(grid: GridOptions) -> dict[str, dict[str, str]]:

@@ -216,8 +216,13 @@ class Container:
         return f"{directory}/{name}"
 
     def copy_out(self, path: str, destination: Path) -> None:
-        """Copy a directory out of the container (no shared filesystem needed)."""
-        for relative, data in _archive_files(self._sdk.get_archive(path)[0], strip=1):
+        """Copy a directory out of the container (no shared filesystem needed); a path the
+        container does not have is FileNotFoundError."""
+        try:
+            chunks = self._sdk.get_archive(path)[0]
+        except docker.errors.NotFound:
+            raise FileNotFoundError(f"{self.name}: {path}") from None
+        for relative, data in _archive_files(chunks, strip=1):
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

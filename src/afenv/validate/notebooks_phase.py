@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from afenv.cluster import SCHEDULER_ADDRESS
+from afenv.cluster import as_client
 from afenv.validate.phase import Outcome, PhaseContext
 from afenv.validate.report import Check
 
@@ -56,24 +56,12 @@ def run_notebook(context: PhaseContext, path: Path) -> dict[str, Any]:
     client = context.cluster.notebook
     inside = f"{INSIDE}/{path.stem}"
     client.put_file(inside, path.name, path.read_bytes())
-    done = client.exec(
-        [
-            "env",
-            f"DASK_SCHEDULER_ADDRESS={SCHEDULER_ADDRESS}",
-            "afenv-entrypoint",
-            "python3",
-            "-m",
-            "afenv_runtime.notebooks",
-            f"{inside}/{path.name}",
-            "--out",
-            f"{inside}/out",
-        ],
-        timeout=NOTEBOOK_TIMEOUT,
-    )
+    runner = ["python3", "-m", "afenv_runtime.notebooks", f"{inside}/{path.name}"]
+    done = client.exec(as_client([*runner, "--out", f"{inside}/out"]), timeout=NOTEBOOK_TIMEOUT)
     local = context.report_dir / "notebooks" / path.stem
     try:
         client.copy_out(f"{inside}/out", local)
-    except Exception:  # nothing to copy when the runner itself failed to start
+    except FileNotFoundError:  # nothing to copy when the runner itself failed to start
         local.mkdir(parents=True, exist_ok=True)
     (local / "runner.log").write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
     lines = done.stdout.strip().splitlines()

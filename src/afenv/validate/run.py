@@ -24,11 +24,18 @@ from afenv.validate.notebooks_phase import NotebookPhase
 from afenv.validate.pair import Pair
 from afenv.validate.phase import Phase, PhaseContext
 from afenv.validate.report import Check, ValidationReport
+from afenv.validate.tutorials_phase import TutorialsPhase
 from afenv.validate.versions_phase import VersionsPhase
 
 __all__ = ["PHASES", "validate"]
 
-PHASES: tuple[Phase, ...] = (VersionsPhase(), ChecksPhase(), BenchmarkPhase(), NotebookPhase())
+PHASES: tuple[Phase, ...] = (
+    VersionsPhase(),
+    ChecksPhase(),
+    BenchmarkPhase(),
+    NotebookPhase(),
+    TutorialsPhase(),
+)
 
 
 def validate(
