@@ -100,10 +100,14 @@ def snapshot(
 
     target = Path(out)
     selection = (list(columns),) if columns else ()  # no list: every column
+    name = scratch_path(target.stem)
     with tempfile.TemporaryDirectory(prefix="afenv-snapshot-") as scratch:
         with snapshots_to_client(client, Path(scratch)) as copies:
-            df.Snapshot(tree, scratch_path(target.stem), *selection)
-        return merge(copies, target)
+            df.Snapshot(tree, name, *selection)
+        # The same computation may also run other Snapshots still booked on this dataframe
+        # (one whose result failed before): merge this one's files only.
+        ours = [copy for copy in copies if copy.name.startswith(f"{Path(name).stem}_")]
+        return merge(ours, target)
 
 
 def merge(paths: list[Path], out: Path) -> Path:

@@ -55,3 +55,33 @@ def test_an_exception_and_a_version_mismatch_are_failures() -> None:
 def test_results_are_read_too() -> None:
     result = {"output_type": "execute_result", "data": {"text/plain": ["Error in <x>: y"]}}
     assert judge(_notebook([result])) == "cell 1: ROOT error on result: Error in <x>: y"
+
+
+def test_snapshot_guard_names_the_files_and_the_fix(tmp_path) -> None:
+    import pytest
+
+    from afenv_runtime import snapshot_guard
+
+    calls = []
+
+    class SnapshotResult:
+        def __init__(self, filenames: list[str]) -> None:
+            self.filenames = filenames
+
+        def GetValue(self, backend: object) -> str:
+            calls.append(backend)
+            return "dataframe"
+
+    module = SimpleNamespace(SnapshotResult=SnapshotResult)
+    snapshot_guard.guard(module)  # type: ignore[arg-type]
+    snapshot_guard.guard(module)  # type: ignore[arg-type]  # once only
+    present = tmp_path / "out_0.root"
+    present.write_bytes(b"root")
+    assert SnapshotResult([str(present), "root://eos//x.root"]).GetValue("dask") == "dataframe"
+    with pytest.raises(snapshot_guard.SnapshotNotHere) as raised:
+        SnapshotResult(["/tmp/nowhere_0.root", "/tmp/nowhere_1.root"]).GetValue("dask")
+    assert str(raised.value).startswith(
+        "the distributed Snapshot wrote 2 files on the workers (/tmp/nowhere_0.root, …)"
+    )
+    assert "harvest.snapshot(client, df" in str(raised.value)
+    assert calls == ["dask"]
