@@ -65,10 +65,11 @@ def run(path: Path, out: Path, *, timeout: int = CELL_TIMEOUT) -> dict[str, Any]
 
     out.mkdir(parents=True, exist_ok=True)
     notebook = nbformat.read(path, as_version=4)
+    kernel = (notebook.metadata.get("kernelspec") or {}).get("name") or "python3"
     client = NotebookClient(
         notebook,
         timeout=timeout,
-        kernel_name="python3",
+        kernel_name=kernel,
         resources={"metadata": {"path": str(out)}},
     )
     started = time.monotonic()

@@ -201,6 +201,7 @@ def test_no_secret_or_host_trust_enters_a_build_context(project_copy: Path) -> N
                 "site/",
                 "manifest/",
                 "dask/",
+                "jupyter/",
             )
             assert entry.path.startswith(allowed), entry.path
             assert not name.startswith("x509up"), entry.path

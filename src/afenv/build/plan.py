@@ -279,7 +279,11 @@ def make_plan(
         inline_entry("lock/notebook.txt", render_requirements(notebook_pins, header=neutral)),
         *_wheels(notebook_pins, locks.facility, "wheels/notebook", wheel_path),
         file_entry("bin/afenv-start-notebook", templates.path("files/afenv-start-notebook")),
+        file_entry("bin/afenv-healthcheck", templates.path("files/afenv-healthcheck")),
         file_entry("dask/afenv.yaml", templates.path("files/dask.yaml")),
+        file_entry(
+            "jupyter/jupyter_server_config.json", templates.path("files/jupyter_server_config.json")
+        ),
         inline_entry("manifest/python.json", json.dumps(singleuser_manifest, indent=1) + "\n"),
     ]
     singleuser = _image_plan(
@@ -291,6 +295,7 @@ def make_plan(
         | {
             "title": experiment.title,
             "afenv_version": __version__,
+            "python_version": facility.python.version,
             "worker_image": worker.staging,
         },
         files=singleuser_files,
