@@ -125,6 +125,21 @@ def run(
     return Result(status["StatusCode"], stdout, stderr)
 
 
+def notebook(cells: list[str], *, kernel: str = "python3", language: str = "python") -> dict:
+    """An unexecuted nbformat-4 notebook of code cells, for the kernel named."""
+    return {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": f"c{index}", "metadata": {},
+             "outputs": [], "source": source}
+            for index, source in enumerate(cells)
+        ],
+        "metadata": {"kernelspec": {"name": kernel, "display_name": kernel,
+                                    "language": language}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # fmt: skip
+
+
 def build_test_image(
     client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, tuple[bytes, int]]
 ) -> str:

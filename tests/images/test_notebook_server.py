@@ -14,7 +14,7 @@ from typing import Any
 import docker
 import pytest
 
-from .conftest import LABELS
+from .conftest import LABELS, notebook
 
 pytestmark = pytest.mark.docker
 
@@ -108,18 +108,11 @@ def test_server_answers_under_any_uid_on_ipv4_and_ipv6(
 def test_a_cpp_cell_runs_in_the_root_kernel(
     client: docker.DockerClient, cms_images: dict[str, Any]
 ) -> None:
-    notebook = {
-        "cells": [
-            {"cell_type": "code", "execution_count": None, "id": "cpp", "metadata": {},
-             "outputs": [], "source": "int answer = 6 * 7;\nstd::cout << answer << std::endl;"}
-        ],
-        "metadata": {"kernelspec": {"name": "root", "display_name": "ROOT C++",
-                                    "language": "c++"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }  # fmt: skip
+    cpp = notebook(
+        ["int answer = 6 * 7;\nstd::cout << answer << std::endl;"], kernel="root", language="c++"
+    )
     script = (
-        f"cat > /tmp/cpp.ipynb <<'EOF'\n{json.dumps(notebook)}\nEOF\n"
+        f"cat > /tmp/cpp.ipynb <<'EOF'\n{json.dumps(cpp)}\nEOF\n"
         "python3 -m afenv_runtime.notebooks /tmp/cpp.ipynb --out /tmp/cpp"
         " && python3 -c \"import json; nb = json.load(open('/tmp/cpp/cpp.ipynb'));"
         " print(repr(nb['cells'][0]['outputs']))\""
@@ -140,19 +133,9 @@ def test_canvases_display_inline_and_with_jsroot(
         "import ROOT\nc = ROOT.TCanvas('c', '', 400, 300)\nh = ROOT.TH1F('h', '', 20, -3, 3)\n"
         "h.FillRandom('gaus', 1000)\nh.Draw()\nc.Draw()"
     )
-    notebook = {
-        "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-             "outputs": [], "source": source}
-            for i, source in enumerate([draw, "%jsroot on\nc.Draw()"])
-        ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }  # fmt: skip
+    drawing = notebook([draw, "%jsroot on\nc.Draw()"])
     script = (
-        f"cat > /tmp/draw.ipynb <<'EOF'\n{json.dumps(notebook)}\nEOF\n"
+        f"cat > /tmp/draw.ipynb <<'EOF'\n{json.dumps(drawing)}\nEOF\n"
         "python3 -m afenv_runtime.notebooks /tmp/draw.ipynb --out /tmp/draw"
         " && cat /tmp/draw/draw.ipynb"
     )

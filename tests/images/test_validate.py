@@ -19,7 +19,7 @@ import pytest
 from afenv import engine
 from afenv.build.render import PACKAGED
 
-from .conftest import OLD_TOOLZ, ROOT, afenv, build_test_image
+from .conftest import OLD_TOOLZ, ROOT, afenv, build_test_image, notebook
 
 pytestmark = pytest.mark.docker
 
@@ -103,21 +103,7 @@ ROOT_ERROR = ['import ROOT\nROOT.gInterpreter.ProcessLine(\'Error("afenv", "plan
 
 def _notebook(directory: Path, name: str, cells: list[str]) -> Path:
     path = directory / f"{name}.ipynb"
-    path.write_text(
-        json.dumps(
-            {
-                "cells": [
-                    {"cell_type": "code", "execution_count": None, "id": f"c{i}",
-                     "metadata": {}, "outputs": [], "source": source}
-                    for i, source in enumerate(cells)
-                ],
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                            "language": "python"}},
-                "nbformat": 4,
-                "nbformat_minor": 5,
-            }
-        )
-    )  # fmt: skip
+    path.write_text(json.dumps(notebook(cells)))
     return path
 
 
