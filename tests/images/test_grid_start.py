@@ -8,6 +8,7 @@ finds the experiment's VOMS servers (vomses) and trusts the CA directory it is g
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from afenv.testing import credentials
 
-from .conftest import ROOT, run
+from .conftest import LABELS, ROOT, run
 
 pytestmark = pytest.mark.docker
 
@@ -126,3 +127,50 @@ def test_ca_dir_and_proxy_options_reach_every_container(cms_cluster, grid_tree) 
     for state in states:
         assert (state["mode"], state["uid"]) == (0o600, 1000)
         assert state["ca"] == sorted(p.name for p in creds.ca_dir.iterdir())
+
+
+# The environment of the process whose command line matches argv[1] (procps' pgrep), not tini
+# (PID 1, which started before the entry point and names the command too) and not this shell.
+_ENVIRON_OF = (
+    'pid=$(pgrep -f "$1" | grep -vx -e 1 -e $$ | head -n 1) && [ -n "$pid" ]'
+    ' && tr "\\0" "\\n" < /proc/$pid/environ | grep "^X509_CERT_DIR="'
+)
+
+
+@pytest.mark.parametrize(
+    ("role", "command", "pattern"),
+    [
+        ("singleuser", None, "jupyter-lab"),  # the image's own start script
+        ("worker", ["dask", "scheduler", "--port", "8786"], "dask scheduler"),
+        ("worker", ["dask", "worker", "tcp://127.0.0.1:8786"], "dask worker"),  # retries on
+    ],
+    ids=["notebook-server", "dask-scheduler", "dask-worker"],
+)
+def test_long_running_start_paths_see_cvmfs(
+    client: docker.DockerClient,
+    cms_images: dict[str, Any],
+    grid_tree,
+    role: str,
+    command: list[str] | None,
+    pattern: str,
+) -> None:
+    """The processes a facility runs for hours started through the entry point too: their own
+    environment (read from /proc) names the mounted CVMFS CA directory."""
+    _, cvmfs = grid_tree
+    started = client.containers.run(
+        cms_images[role]["reference"],
+        command,
+        detach=True,
+        labels=LABELS,
+        volumes={str(cvmfs): {"bind": "/cvmfs", "mode": "ro"}},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # poll until the process exists (a condition, not a delay)
+            found = started.exec_run(["sh", "-c", _ENVIRON_OF, "-", pattern])
+            if found.exit_code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    finally:
+        started.remove(force=True)
+    assert found.output.decode().strip() == f"X509_CERT_DIR={CVMFS}/certificates", found.output
