@@ -29,8 +29,7 @@ SHOW = 'printf "%s|%s|%s|%s" "$X509_CERT_DIR" "$X509_VOMS_DIR" "$X509_VOMSES" "$
 def grid_tree(tmp_path_factory) -> tuple[credentials.Credentials, Path]:
     directory = tmp_path_factory.mktemp("grid-start")
     creds = credentials.make(directory / "creds")
-    for path in [directory / "creds", *(directory / "creds").rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)  # the container user copies the key
+    credentials.readable(directory / "creds")  # the container user copies the key
     cvmfs = credentials.fake_cvmfs(directory / "cvmfs", creds, ROOT / "images/cms/grid")
     return creds, cvmfs
 

@@ -54,16 +54,9 @@ def make(directory: Path, *, user_dn: str = USER_DN) -> Credentials:
         f"access_id_CA X509 '{CA_DN}'\npos_rights globus CA:sign\n"
         "cond_subjects globus '\"/DC=org/DC=afenv-test/*\"'\n"
     )
-    user_key, user_cert = directory / "userkey.pem", directory / "usercert.pem"
-    request = directory / "user.csr"
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", user_key, "-out", request,
-        "-subj", user_dn,
-    )  # fmt: skip
-    _openssl(
-        "x509", "-req", "-in", request, "-CA", ca_cert, "-CAkey", ca_key, "-set_serial", "2",
-        "-days", "1", "-out", user_cert,
-    )  # fmt: skip
+    user_cert, user_key = _issue(
+        directory, "usercert.pem", "userkey.pem", user_dn, (ca_cert, ca_key), serial=2
+    )
     user_key.chmod(0o400)  # the grid tools refuse a readable key
     proxy = directory / "x509up_test"
     subprocess.run(
@@ -87,26 +80,16 @@ def host_certificate(
 ) -> tuple[Path, Path]:
     """A server certificate for ``names`` (CN the first, every name a DNS SAN), signed by the
     test CA: (certificate, key)."""
-    key, request, cert = (
-        directory / "hostkey.pem",
-        directory / "host.csr",
-        directory / "hostcert.pem",
-    )
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request,
-        "-subj", f"/DC=org/DC=afenv-test/CN={names[0]}",
-    )  # fmt: skip
-    extensions = directory / "host.cnf"
-    extensions.write_text(
+    extensions = (
         "subjectAltName=" + ",".join(f"DNS:{name}" for name in names) + "\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth,clientAuth\n"
     )
-    _openssl(
-        "x509", "-req", "-in", request, "-CA", credentials.ca_cert, "-CAkey", credentials.ca_key,
-        "-set_serial", "3", "-days", "1", "-extfile", extensions, "-out", cert,
-    )  # fmt: skip
-    return cert, key
+    issuer = (credentials.ca_cert, credentials.ca_key)
+    subject = f"/DC=org/DC=afenv-test/CN={names[0]}"
+    return _issue(
+        directory, "hostcert.pem", "hostkey.pem", subject, issuer, serial=3, extensions=extensions
+    )
 
 
 def fake_cvmfs(directory: Path, credentials: Credentials, vo_files: Path | None = None) -> Path:
@@ -118,6 +101,11 @@ def fake_cvmfs(directory: Path, credentials: Credentials, vo_files: Path | None 
     if vo_files is not None:
         shutil.copytree(vo_files / "grid-security" / "vomsdir", grid / "vomsdir")
         shutil.copytree(vo_files / "vomses", grid / "vomses")
+    return readable(directory)
+
+
+def readable(directory: Path) -> Path:
+    """Make a tree readable by every user (a container's uid is not ours); returns it."""
     for path in [directory, *directory.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return directory
@@ -125,24 +113,53 @@ def fake_cvmfs(directory: Path, credentials: Credentials, vo_files: Path | None 
 
 def _expired_proxy(directory: Path, user_cert: Path, user_key: Path, user_dn: str) -> Path:
     """A proxy certificate (proxyCertInfo, signed by the user) whose validity ended yesterday."""
-    key, request, cert = directory / "expired.key", directory / "expired.csr", directory / "ex.pem"
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request,
-        "-subj", f"{user_dn}/CN=4242",
-    )  # fmt: skip
-    extensions = directory / "proxy.cnf"
-    extensions.write_text(
+    extensions = (
         "proxyCertInfo=critical,language:id-ppl-inheritAll\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
     )
-    _openssl(
-        "x509", "-req", "-in", request, "-CA", user_cert, "-CAkey", user_key,
-        "-set_serial", "4242", "-days", "-1", "-extfile", extensions, "-out", cert,
+    cert, key = _issue(
+        directory, "ex.pem", "expired.key", f"{user_dn}/CN=4242", (user_cert, user_key),
+        serial=4242, days=-1, extensions=extensions,
     )  # fmt: skip
     proxy = directory / "x509up_expired"
     proxy.write_bytes(cert.read_bytes() + key.read_bytes() + user_cert.read_bytes())
     proxy.chmod(0o600)
     return proxy
+
+
+def _issue(
+    directory: Path,
+    cert_name: str,
+    key_name: str,
+    subject: str,
+    issuer: tuple[Path, Path],
+    *,
+    serial: int,
+    days: int = 1,
+    extensions: str | None = None,
+) -> tuple[Path, Path]:
+    """A new key and a certificate for ``subject`` signed by ``issuer`` (certificate, key)."""
+    cert, key = directory / cert_name, directory / key_name
+    request = cert.with_suffix(".csr")
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request, "-subj", subject
+    )  # fmt: skip
+    signing: list[str | Path] = [
+        "-CA",
+        issuer[0],
+        "-CAkey",
+        issuer[1],
+        "-set_serial",
+        str(serial),
+        "-days",
+        str(days),
+    ]
+    if extensions is not None:
+        extension_file = cert.with_suffix(".cnf")
+        extension_file.write_text(extensions)
+        signing += ["-extfile", extension_file]
+    _openssl("x509", "-req", "-in", request, *signing, "-out", cert)
+    return cert, key
 
 
 def _openssl(*arguments: str | Path) -> str:

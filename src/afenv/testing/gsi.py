@@ -72,9 +72,7 @@ def server_files(directory: Path, creds: credentials.Credentials, host: str) -> 
         "sec.protocol gsi\nsec.protbind * only gsi\n"
         f"ofs.authorize 1\nacc.authdb {_ETC}/authdb\n"
     )
-    for path in [directory, *directory.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return directory
+    return credentials.readable(directory)
 
 
 def start_storage(cluster: Cluster, image: str, files: Path) -> Container:
