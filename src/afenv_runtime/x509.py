@@ -19,7 +19,8 @@ __all__ = ["CertificateError", "CertificateFacts", "read_first_certificate"]
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\s+(.+?)\s+-----END CERTIFICATE-----", re.DOTALL)
 # VOMS attribute certificate extension (RFC 3281 AC embedded by voms-proxy-init).
 _VOMS_OID = "1.3.6.1.4.1.8005.100.100.5"
-# FQANs are stored as plain octet strings inside the AC: "/cms/Role=NULL/Capability=NULL".
+# Each FQAN is one OCTET STRING inside the AC: "/cms/Role=NULL/Capability=NULL". Matched against
+# whole DER values, never raw bytes: the byte after a value (a tag such as "0") would run on.
 _FQAN = re.compile(
     rb"/[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/Role=[A-Za-z0-9._-]+/Capability=[A-Za-z0-9._-]+"
 )
@@ -74,7 +75,7 @@ def _facts(der: bytes) -> CertificateFacts:
             for _, extension in _children(extensions):
                 parts = list(_children(extension))
                 if _oid(parts[0][1]) == _VOMS_OID:
-                    fqans = tuple(f.decode() for f in dict.fromkeys(_FQAN.findall(parts[-1][1])))
+                    fqans = tuple(dict.fromkeys(_fqans(parts[-1][1])))
     return CertificateFacts(
         subject=subject,
         not_before=_time(validity[0]),
@@ -96,6 +97,22 @@ def _element(data: bytes, offset: int) -> tuple[int, bytes, int]:
     if end > len(data):
         raise ValueError("truncated DER")
     return tag, data[start:end], end
+
+
+def _fqans(content: bytes, depth: int = 0) -> Iterator[str]:
+    """The FQANs among the DER values in ``content``, walking constructed values and octet
+    strings that wrap DER (the extension's value itself is one)."""
+    if depth > 32:  # an AC nests about ten deep; anything deeper is not one
+        return
+    try:
+        children = list(_children(content))
+    except (ValueError, IndexError):
+        return  # an octet string that is not DER
+    for tag, value in children:
+        if tag == 0x04 and _FQAN.fullmatch(value):
+            yield value.decode()
+        elif tag & 0x20 or tag == 0x04:
+            yield from _fqans(value, depth + 1)
 
 
 def _children(content: bytes) -> Iterator[tuple[int, bytes]]:

@@ -88,6 +88,60 @@ def test_voms_proxy_init_uses_the_experiments_vo_files(
     assert "VOMS Server for lhcb not known!" in lhcb
 
 
+LSC = ROOT / "images/cms/grid/grid-security/vomsdir/cms/voms-cms-auth.cern.ch.lsc"
+
+# Two proxies with a cms AC, one signed as the VOMS server the experiment's LSC file names and
+# one by an impostor from the same CA; what the VOMS tools and afenv's own check make of them.
+AC_CHECK = (
+    "cp /creds/userkey.pem /tmp/key && cp /voms/vomskey.pem /tmp/vkey"
+    " && cp /voms/impostorkey.pem /tmp/ikey && chmod 0400 /tmp/key /tmp/vkey /tmp/ikey"
+    " && for who in voms impostor; do key=$([ $who = voms ] && echo vkey || echo ikey);"
+    " voms-proxy-fake -q -rfc -cert /creds/usercert.pem -key /tmp/key"
+    " -hostcert /voms/${who}cert.pem -hostkey /tmp/$key -voms cms"
+    " -fqan /cms/Role=NULL/Capability=NULL -uri voms-cms-auth.cern.ch:443 -out /tmp/$who"
+    " || exit 1; done"
+    " && voms-proxy-info -all -file /tmp/voms 2>&1; echo ---; voms-proxy-info -all"
+    " -file /tmp/impostor 2>&1; echo ---; python3 -c 'from afenv_runtime.proxy import"
+    ' check_proxy; print(check_proxy("/tmp/voms").summary())\''
+)
+
+
+@pytest.fixture(scope="module")
+def voms_tree(tmp_path_factory) -> tuple[credentials.Credentials, Path, Path]:
+    """User credentials, a VOMS server double of the cms LSC file (its CA trusted next to the
+    test CA), and a fake CVMFS with both CAs and the experiment's VO files."""
+    directory = tmp_path_factory.mktemp("voms")
+    creds = credentials.make(directory / "creds")
+    server = credentials.voms_server(directory / "voms", LSC)
+    credentials.trust(creds.ca_dir, server.ca_cert)
+    cvmfs = credentials.fake_cvmfs(directory / "cvmfs", creds, ROOT / "images/cms/grid")
+    credentials.readable(directory)
+    return creds, server.cert.parent, cvmfs
+
+
+@pytest.mark.parametrize("cvmfs_mounted", [False, True], ids=["image-files", "cvmfs"])
+def test_voms_attributes_are_checked_against_the_experiments_lsc_files(
+    client: docker.DockerClient, cms_images: dict[str, Any], voms_tree, cvmfs_mounted: bool
+) -> None:
+    """A cms AC verifies against the LSC file the experiment ships (in the image's vomsdir, or
+    CVMFS's copy when mounted): the VOMS tools report its attribute with no warning, and afenv's
+    proxy check reports the FQAN. An AC from a server the LSC does not name, though its CA is
+    trusted, fails the signature check, so the LSC file is what decides."""
+    creds, voms, cvmfs = voms_tree
+    binds = {str(creds.user_cert.parent): "/creds", str(voms): "/voms"}
+    if cvmfs_mounted:
+        binds[str(cvmfs)] = "/cvmfs"
+    else:
+        binds[str(creds.ca_dir)] = "/etc/grid-security/certificates"
+    done = run(client, cms_images["singleuser"]["reference"], ["sh", "-c", AC_CHECK], binds=binds)
+    assert done.exit_code == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    genuine, impostor, summary = done.stdout.split("---")
+    assert "attribute : /cms/Role=NULL/Capability=NULL" in genuine
+    assert "Cannot verify AC signature" not in genuine, genuine
+    assert "Cannot verify AC signature" in impostor
+    assert summary.strip().endswith("left, /cms/Role=NULL/Capability=NULL"), summary
+
+
 # In the client: the preload ships the proxy when a Client connects; report the workers' state.
 _CONNECT = r"""
 import json, os, stat, warnings

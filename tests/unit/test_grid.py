@@ -60,11 +60,19 @@ def test_find_proxy_follows_the_voms_tools(monkeypatch, tmp_path):
     assert grid.find_proxy(tmp_path / "q") == tmp_path / "q"
 
 
-def test_fqans_are_read_from_the_voms_extension():
-    # A certificate whose VOMS extension (1.3.6.1.4.1.8005.100.100.5) holds two FQANs, written
-    # with openssl's arbitrary-extension syntax.
+def test_fqans_are_whole_der_values_not_a_byte_scan():
+    # As in a real AC: octet strings inside sequences, each followed by another element whose
+    # tag byte ("0", a SEQUENCE) would extend a raw-byte match.
     fqans = b"/cms/Role=NULL/Capability=NULL", b"/cms/dcms/Role=NULL/Capability=NULL"
-    assert x509._FQAN.findall(b"\x04\x1e" + fqans[0] + b"\x04\x23" + fqans[1]) == list(fqans)
+
+    def tlv(tag: int, value: bytes) -> bytes:
+        return bytes([tag, len(value)]) + value
+
+    values = tlv(0x30, tlv(0x04, fqans[0]) + tlv(0x30, b"") + tlv(0x04, fqans[1]))
+    authority = tlv(0x04, b"cms://voms-cms-auth.cern.ch:443")
+    wrapped = tlv(0x04, tlv(0x30, authority + values + tlv(0x30, tlv(0x02, b"\x01"))))
+    assert list(x509._fqans(wrapped)) == [f.decode() for f in fqans]
+    assert list(x509._fqans(tlv(0x04, b"\x30\xff"))) == []  # not DER inside: nothing, no error
 
 
 def test_voms_extension_is_reported(tmp_path, creds):

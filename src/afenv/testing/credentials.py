@@ -38,22 +38,10 @@ def make(directory: Path, *, user_dn: str = USER_DN) -> Credentials:
         if shutil.which(tool) is None:
             raise ToolMissing(f"{tool} is not installed (Debian: openssl, xrootd-client)")
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, ca_cert = directory / "ca.key", directory / "ca.pem"
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_cert,
-        "-subj", CA_DN, "-days", "2",
-        "-addext", "basicConstraints=critical,CA:true",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    )  # fmt: skip
+    ca_cert, ca_key = _authority(directory, "ca", CA_DN)
     ca_dir = directory / "certificates"
     ca_dir.mkdir(exist_ok=True)
-    digest = _openssl("x509", "-hash", "-noout", "-in", ca_cert).strip()
-    shutil.copyfile(ca_cert, ca_dir / f"{digest}.0")
-    # GSI checks a CA's namespace policy; this one lets the test CA sign its own subtree.
-    (ca_dir / f"{digest}.signing_policy").write_text(
-        f"access_id_CA X509 '{CA_DN}'\npos_rights globus CA:sign\n"
-        "cond_subjects globus '\"/DC=org/DC=afenv-test/*\"'\n"
-    )
+    trust(ca_dir, ca_cert)
     user_cert, user_key = _issue(
         directory, "usercert.pem", "userkey.pem", user_dn, (ca_cert, ca_key), serial=2
     )
@@ -72,6 +60,53 @@ def make(directory: Path, *, user_dn: str = USER_DN) -> Credentials:
         user_key=user_key,
         proxy=proxy,
         expired_proxy=_expired_proxy(directory, user_cert, user_key, user_dn),
+    )
+
+
+@dataclass(frozen=True)
+class VomsServer:
+    """A stand-in for a VO's VOMS server: a certificate with the subject an LSC file names,
+    issued by a CA with the LSC's issuer DN. An AC it signs (voms-proxy-fake) verifies against
+    that LSC file, the experiment's own one, exactly as a real server's would. The impostor has
+    a certificate from the same CA under a DN the LSC does not name."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+    impostor_cert: Path
+    impostor_key: Path
+
+
+def voms_server(directory: Path, lsc: Path) -> VomsServer:
+    lines = [line.strip() for line in lsc.read_text().splitlines() if line.strip()]
+    if len(lines) != 2:  # one server DN and one CA DN is the chain the tests need
+        raise ValueError(f"{lsc}: expected a server DN and its CA DN, got {len(lines)} lines")
+    server_dn, ca_dn = lines
+    directory.mkdir(parents=True, exist_ok=True)
+    issuer = _authority(directory, "voms-ca", ca_dn)
+    usage = "keyUsage=critical,digitalSignature,keyEncipherment\n"
+    cert, key = _issue(
+        directory, "vomscert.pem", "vomskey.pem", server_dn, issuer, serial=5, extensions=usage
+    )
+    impostor_dn = server_dn.rsplit("/CN=", 1)[0] + "/CN=voms-impostor.invalid"
+    impostor_cert, impostor_key = _issue(
+        directory, "impostorcert.pem", "impostorkey.pem", impostor_dn, issuer, serial=6,
+        extensions=usage,
+    )  # fmt: skip
+    return VomsServer(issuer[0], cert, key, impostor_cert, impostor_key)
+
+
+def trust(ca_dir: Path, ca_cert: Path) -> None:
+    """Add a CA to a hashed CA directory, as the grid tools read /etc/grid-security/certificates;
+    its signing policy lets it sign its own namespace (GSI checks that)."""
+    digest = _openssl("x509", "-hash", "-noout", "-in", ca_cert).strip()
+    subject = _openssl("x509", "-subject", "-noout", "-nameopt", "compat", "-in", ca_cert)
+    dn = subject.removeprefix("subject=").strip()
+    shutil.copyfile(ca_cert, ca_dir / f"{digest}.0")
+    namespace = dn.rsplit("/CN=", 1)[0]
+    (ca_dir / f"{digest}.signing_policy").write_text(
+        f"access_id_CA X509 '{dn}'\npos_rights globus CA:sign\n"
+        f"cond_subjects globus '\"{namespace}/*\"'\n"
     )
 
 
@@ -125,6 +160,18 @@ def _expired_proxy(directory: Path, user_cert: Path, user_key: Path, user_dn: st
     proxy.write_bytes(cert.read_bytes() + key.read_bytes() + user_cert.read_bytes())
     proxy.chmod(0o600)
     return proxy
+
+
+def _authority(directory: Path, name: str, dn: str) -> tuple[Path, Path]:
+    """A self-signed CA (certificate, key) with subject ``dn``."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+        "-subj", dn, "-days", "2",
+        "-addext", "basicConstraints=critical,CA:true",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    return cert, key
 
 
 def _issue(
