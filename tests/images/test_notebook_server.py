@@ -14,7 +14,7 @@ from typing import Any
 import docker
 import pytest
 
-from .conftest import LABELS, notebook
+from .conftest import LABELS, notebook, run
 
 pytestmark = pytest.mark.docker
 
@@ -151,3 +151,32 @@ def test_canvases_display_inline_and_with_jsroot(
         "".join(o["data"]["text/html"]) for o in second if "text/html" in o.get("data", {})
     )
     assert "JSROOT" in html, second
+
+
+_EXPORT = r"""
+import nbformat, subprocess
+cells = [nbformat.v4.new_markdown_cell("# Ds mass\n\nA *fit* of the `D_s` peak.")]
+nbformat.write(nbformat.v4.new_notebook(cells=cells), "/tmp/x.ipynb")
+for to in ("latex", "rst", "asciidoc"):
+    subprocess.run(["jupyter", "nbconvert", "--to", to, "/tmp/x.ipynb"], check=True)
+"""
+
+
+def test_exports_convert_markdown_with_pandoc(
+    client: docker.DockerClient, cms_images: dict[str, Any]
+) -> None:
+    """JupyterLab's and nbconvert's exports to LaTeX, reST and AsciiDoc need pandoc for the
+    Markdown cells (PandocMissing without it): the singleuser image has it, the worker does
+    not carry it."""
+    script = (
+        f"python3 -c '{_EXPORT}' 2>&1 && cat /tmp/x.tex && echo --- && cat /tmp/x.rst"
+        " && echo --- && cat /tmp/x.asciidoc"
+    )
+    done = run(client, cms_images["singleuser"]["reference"], ["sh", "-c", script])
+    assert done.exit_code == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    latex, rst, asciidoc = done.stdout.split("---")
+    assert "\\section{Ds mass}" in latex and "\\emph{fit}" in latex, latex[-2000:]
+    assert "Ds mass\n=======" in rst and "*fit*" in rst, rst
+    assert "= Ds mass" in asciidoc and "_fit_" in asciidoc, asciidoc
+    worker = run(client, cms_images["worker"]["reference"], ["dpkg-query", "-W", "pandoc"])
+    assert worker.exit_code != 0 and "no packages found matching pandoc" in worker.stderr

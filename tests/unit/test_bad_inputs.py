@@ -116,6 +116,7 @@ STRING_FIELDS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "core.packages": (FACILITY, ("core", "packages"), True),
     "build.packages": (FACILITY, ("build", "packages"), True),
     "roles.singleuser.packages": (FACILITY, ("roles", "singleuser", "packages"), True),
+    "roles.singleuser.debian": (FACILITY, ("roles", "singleuser", "debian"), True),
     "experiment.name": (EXPERIMENT, ("experiment", "name"), False),
     "experiment.title": (EXPERIMENT, ("experiment", "title"), False),
     "experiment.description": (EXPERIMENT, ("experiment", "description"), False),
@@ -316,6 +317,11 @@ def _lock_cases() -> list[Case]:
         ),
         ("debian-pin-injection", "images/cms/lock/debian.txt", lambda t: t + "vim=1;touch /x\n"),
         ("debian-pin-newline", "envs/lock/debian.txt", lambda t: t + "tini=$(reboot)\n"),
+        (
+            "notebook-debian-pin-injection",
+            "envs/lock/debian-notebook.txt",
+            lambda t: t + "pandoc=1 `id`\n",
+        ),
         ("core-stray-line", "envs/lock/core.txt", lambda t: t + "--index-url http://evil\n"),
     ]:
         for relock in (False, True):
@@ -480,8 +486,13 @@ def test_free_text_stays_one_literal_value(project_copy: Path, field: str, paylo
                 assert not re.search(r'(?<!\\)"\s*;', line), line
 
 
-def _worker_data(value: str) -> dict[str, Any]:
+def _template_data(template: str, value: str) -> dict[str, Any]:
     """Template data with ``value`` in every slot a spec value can reach."""
+    if template == "singleuser":
+        return _template_data("worker", value) | {
+            "worker_image": "afenv/t-worker:1",
+            "notebook_debian_pins": [value, "pandoc=1"],
+        }
     return {
         "title": "T",
         "afenv_version": "0",
@@ -511,12 +522,14 @@ def _run_words(dockerfile: str) -> list[list[str]]:
     [p for p in PAYLOADS.values() if p and not re.search(r"[\x00-\x1f\x7f]", p)]
     + ["x; touch /tmp/afenv-corpus-marker; y", "a && reboot", "$HOME", "a|b"],
 )
-def test_templates_quote_even_what_the_grammar_would_refuse(payload: str) -> None:
-    """Defence in depth: the worker template rendered with a hostile value in every slot, no
+@pytest.mark.parametrize("template", ["worker", "singleuser"])
+def test_templates_quote_even_what_the_grammar_would_refuse(payload: str, template: str) -> None:
+    """Defence in depth: each role's template rendered with a hostile value in every slot, no
     spec check in between: each value stays one shell word and one Dockerfile string."""
     templates = Templates(None)
-    benign = templates.render("worker.Dockerfile.j2", _worker_data("benign"))
-    hostile = templates.render("worker.Dockerfile.j2", _worker_data(payload))
+    name = f"{template}.Dockerfile.j2"
+    benign = templates.render(name, _template_data(template, "benign"))
+    hostile = templates.render(name, _template_data(template, payload))
     assert _instructions(hostile) == _instructions(benign)
     assert [len(words) for words in _run_words(hostile)] == [
         len(words) for words in _run_words(benign)

@@ -101,6 +101,12 @@ def _edit(path: Path, old: str, new: str) -> None:
             "packages = []",
             r"build\.packages: must name uv",
         ),
+        (
+            "envs/facility.toml",
+            "[roles.worker]\n",
+            '[roles.worker]\ndebian = ["pandoc"]\n',
+            r"roles\.worker\.debian: a Debian package every image needs belongs in \[debian\]",
+        ),
     ],
 )
 def test_bad_spec_names_file_field_and_fix(

@@ -95,6 +95,12 @@ def test_requirements_render_and_parse_round_trip() -> None:
             "envs/facility.toml [roles.singleuser] packages: changed",
         ),
         ("envs/facility.toml", '"procps",', "", "envs/facility.toml [debian]: changed"),
+        (
+            "envs/facility.toml",
+            'debian = ["pandoc"]',
+            'debian = ["pandoc", "texlive-xetex"]',
+            "envs/facility.toml [roles.singleuser] debian: changed",
+        ),
     ],
 )
 def test_check_names_the_input_that_drifted(

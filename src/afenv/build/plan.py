@@ -222,7 +222,7 @@ def make_plan(
         "base_image": base.reference,
         "mirror": locks.mirror,
         "suite": facility.debian.suite,
-        "debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_base.items())],
+        "debian_pins": _debian_pins(locks.debian_base),
     }
     worker_files = [
         *shared_files,
@@ -244,7 +244,7 @@ def make_plan(
         "title": experiment.title,
         "afenv_version": __version__,
         "python_version": facility.python.version,
-        "experiment_debian_pins": [f"{n}={v}" for n, v in sorted(locks.debian_experiment.items())],
+        "experiment_debian_pins": _debian_pins(locks.debian_experiment),
         "experiment_packages": bool(experiment_pins),
         "cvmfs": sorted(experiment.cvmfs),
         "experiment": experiment.name,
@@ -265,7 +265,7 @@ def make_plan(
         layers=(
             Layer(
                 name="base-os",
-                packages=tuple(f"{n}={v}" for n, v in sorted(locks.debian_base.items())),
+                packages=tuple(_debian_pins(locks.debian_base)),
             ),
             Layer(name="core", packages=_pins_list(locks.core.pins)),
             Layer(name="experiment", packages=_pins_list(experiment_pins)),
@@ -297,14 +297,26 @@ def make_plan(
             "afenv_version": __version__,
             "python_version": facility.python.version,
             "worker_image": worker.staging,
+            "notebook_debian_pins": _debian_pins(locks.debian_notebook),
         },
         files=singleuser_files,
         parent=worker.staging,
         parent_identity=worker.content_hash,
         lock=locks.singleuser,
         wheels=locks.facility.by_hash(),
-        layers=(*worker.layers, Layer(name="notebook", packages=_pins_list(notebook_pins))),
+        layers=(
+            *worker.layers,
+            Layer(
+                name="notebook",
+                packages=(*_debian_pins(locks.debian_notebook), *_pins_list(notebook_pins)),
+            ),
+        ),
         extra_labels={"worker_hash": worker.content_hash},
         oci_base=worker.reference,
     )
     return BuildPlan(base=base, images=(worker, singleuser))
+
+
+def _debian_pins(pins: Mapping[str, str]) -> list[str]:
+    """apt's ``name=version`` form, sorted: the order the Dockerfiles and layers list them."""
+    return [f"{name}={version}" for name, version in sorted(pins.items())]

@@ -21,6 +21,7 @@ from afenv.lock.files import (
     FACILITY_LOCK,
     FIX,
     INPUTS,
+    NOTEBOOK_DEBIAN_LOCK,
     experiment_lock_files,
 )
 from afenv.spec import ROLES, Project
@@ -59,6 +60,7 @@ def input_digests(project: Project) -> dict[str, str]:
     }
     for role in ROLES:
         digests[f"facility.roles.{role}"] = digest(sorted(facility.roles[role]))
+    digests["facility.notebook_debian"] = digest(sorted(facility.notebook_debian))
     for name, experiment in sorted(project.experiments.items()):
         digests[f"images/{name}.pip"] = digest(sorted(experiment.pip))
         digests[f"images/{name}.apt"] = digest(sorted(experiment.apt))
@@ -67,7 +69,8 @@ def input_digests(project: Project) -> dict[str, str]:
 
 def generated_files(project: Project) -> set[str]:
     """Every lock file `afenv lock` writes for this project (relative paths)."""
-    files = {str(FACILITY_LOCK), str(CORE_LOCK), str(BUILD_LOCK), str(BASE_DEBIAN_LOCK)}
+    shared = (FACILITY_LOCK, CORE_LOCK, BUILD_LOCK, BASE_DEBIAN_LOCK, NOTEBOOK_DEBIAN_LOCK)
+    files = {str(path) for path in shared}
     for name in project.experiments:
         files |= {str(p) for p in experiment_lock_files(name).values()}
     return files
@@ -82,6 +85,7 @@ def _input_label(key: str) -> str:
         "facility.core": "[core] packages",
         "facility.build": "[build] packages",
         "facility.debian": "[debian]",
+        "facility.notebook_debian": "[roles.singleuser] debian",
     }.get(key, f"[{key.removeprefix('facility.')}] packages")
 
 

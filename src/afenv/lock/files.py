@@ -25,6 +25,7 @@ __all__ = [
     "CORE_LOCK",
     "FACILITY_LOCK",
     "INPUTS",
+    "NOTEBOOK_DEBIAN_LOCK",
     "FacilityLock",
     "ImageLock",
     "LockedWheel",
@@ -47,6 +48,7 @@ INPUTS = LOCK_DIR / "inputs.json"
 CORE_LOCK = LOCK_DIR / "core.txt"
 BUILD_LOCK = LOCK_DIR / "build.txt"  # the installers of the build stages (uv)
 BASE_DEBIAN_LOCK = LOCK_DIR / "debian.txt"
+NOTEBOOK_DEBIAN_LOCK = LOCK_DIR / "debian-notebook.txt"  # [roles.singleuser] debian
 FIX = "run `afenv lock` (lock files are generated, never edited by hand)"
 
 

@@ -14,6 +14,7 @@ from afenv.lock.files import (
     CORE_LOCK,
     FIX,
     INPUTS,
+    NOTEBOOK_DEBIAN_LOCK,
     FacilityLock,
     ImageLock,
     experiment_lock_files,
@@ -38,6 +39,7 @@ class LockSet:
     singleuser: ImageLock
     debian_base: Mapping[str, str]
     debian_experiment: Mapping[str, str]
+    debian_notebook: Mapping[str, str]  # the singleuser image's own layer
     mirror: str
 
     def role(self, role: str) -> ImageLock:
@@ -67,6 +69,7 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
         singleuser=read_image_lock(files["singleuser"]),
         debian_base=read_debian(project.root / BASE_DEBIAN_LOCK),
         debian_experiment=read_debian(files["debian"]),
+        debian_notebook=read_debian(project.root / NOTEBOOK_DEBIAN_LOCK),
         mirror=mirror.rstrip("/"),
     )
     by_hash = facility.by_hash()

@@ -28,6 +28,7 @@ from afenv.lock.files import (
     CORE_LOCK,
     FACILITY_LOCK,
     INPUTS,
+    NOTEBOOK_DEBIAN_LOCK,
     FacilityLock,
     experiment_lock_files,
     parse_pylock,
@@ -220,6 +221,19 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
         ),
         header=_header(
             f"Debian {facility.debian.suite} base packages",
+            f"{mirror} + envs/facility.toml",
+            all_digest,
+        ),
+    )
+    outputs[NOTEBOOK_DEBIAN_LOCK] = render_debian(
+        debian.pin(
+            facility.notebook_debian,
+            versions,
+            where="envs/facility.toml: roles.singleuser.debian",
+            suite=facility.debian.suite,
+        ),
+        header=_header(
+            f"Debian {facility.debian.suite} notebook-layer packages",
             f"{mirror} + envs/facility.toml",
             all_digest,
         ),

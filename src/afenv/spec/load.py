@@ -208,9 +208,18 @@ def load_facility(path: Path) -> Facility:
     roles_table = top.table("roles")
     roles_table.only(*ROLES)
     roles: dict[str, tuple[str, ...]] = {}
+    notebook_debian: tuple[str, ...] = ()
     for role in ROLES:
         role_table = roles_table.table(role, required=False)
-        role_table.only("packages")
+        if role == "singleuser":
+            role_table.only("packages", "debian")
+            notebook_debian = role_table.strings("debian", rule="debian_package")
+        elif "debian" in role_table.data:
+            raise role_table.fail(
+                "debian", "a Debian package every image needs belongs in [debian] packages"
+            )
+        else:
+            role_table.only("packages")
         roles[role] = _requirements(role_table, "packages")
 
     return Facility(
@@ -222,6 +231,7 @@ def load_facility(path: Path) -> Facility:
         core=_requirements(core, "packages"),
         build=build_packages,
         roles=roles,
+        notebook_debian=notebook_debian,
         source=path,
     )
 

@@ -55,6 +55,9 @@ class Facility:
     core: tuple[str, ...]
     build: tuple[str, ...]  # installers for the build stages only (uv), never in an image
     roles: Mapping[str, tuple[str, ...]]
+    # Debian packages of the notebook layer only (pandoc for JupyterLab's exports): workers
+    # never carry them; what every image needs is [debian] packages.
+    notebook_debian: tuple[str, ...] = ()
     source: Path
 
 

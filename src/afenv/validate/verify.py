@@ -74,7 +74,10 @@ def differences(
         expected = listed.get(name, ("-", ""))[0]
         if inside.get(name, "-") != expected:
             problems.append(f"installed {name}: {inside.get(name, '-')} vs manifest {expected}")
-    for name, version in sorted({**locks.debian_base, **locks.debian_experiment}.items()):
+    expected_debian = {**locks.debian_base, **locks.debian_experiment}
+    if role == "singleuser":
+        expected_debian |= locks.debian_notebook
+    for name, version in sorted(expected_debian.items()):
         if debian.get(name) != version:
             problems.append(f"debian {name}: {debian.get(name, '-')} vs lock {version}")
     return problems
