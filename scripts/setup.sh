@@ -7,11 +7,15 @@ cd "$(dirname "$0")/.."
 
 bash scripts/ensure-docker.sh
 
-# tests/bench/test_xrootd.py serves its inputs from a real XRootD server on loopback.
-if ! command -v xrootd >/dev/null 2>&1; then
+# tests/bench/test_xrootd.py serves its inputs from a real XRootD server on loopback;
+# tests/images/test_push.py pushes to a real registry (Debian's docker-registry, distribution 2.8).
+if ! command -v xrootd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1; then
     apt-get update -qq
+    # policy-rc.d: the package would start its own registry service on :5000; tests start theirs.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        xrootd-server xrootd-client >/dev/null
+        xrootd-server xrootd-client docker-registry >/dev/null
+    rm -f /usr/sbin/policy-rc.d
 fi
 
 python=${PYTHON:-python3}

@@ -142,6 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("images", nargs="+", metavar="IMAGE")
 
+    push = commands.add_parser(
+        "push", parents=[output], help="push an experiment's validated pair to a registry"
+    )
+    push.add_argument("experiment")
+    push.add_argument(
+        "--registry",
+        required=True,
+        metavar="HOST[:PORT][/PREFIX]",
+        help="where the images go (credentials: AFENV_REGISTRY_USERNAME/PASSWORD or docker login)",
+    )
+    push.add_argument(
+        "--force", action="store_true", help="push even if the pair did not pass validation"
+    )
+
     commands.add_parser("list", parents=[output], help="show the images afenv built")
     commands.add_parser(
         "clean", parents=[output], help="remove containers, networks and volumes afenv created"
@@ -324,6 +338,20 @@ def _verify(session: pipeline.Session, args: argparse.Namespace, docker: Engine)
     return 0
 
 
+def _push(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    experiment = session.project.experiment(args.experiment)
+    result = pipeline.push(session, experiment, args.registry, force=args.force, docker=docker)
+    warning = "" if result.validated else "  (NOT validated: pushed with --force)"
+    lines = [
+        f"{image.role:<11} {image.pinned}{warning}\n"
+        f"{'':<11} {image.uploaded} layers sent ({image.uploaded_bytes / 1e6:.0f} MB), "
+        f"{image.reused} already there, {image.seconds:.1f}s"
+        for image in result.images
+    ]
+    _print(args, result.as_dict(), "\n".join(lines))
+    return 0
+
+
 def _list(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
     rows = pipeline.images(session, docker)
     if args.mode == "json":
@@ -338,6 +366,8 @@ def _list(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -
             f"{row['reference']:<38} {row['role']:<11} {row['size'] / 1e9:5.2f}GB  "
             f"{row['created'][:19]:<20} {row['state']:<18} {', '.join(row['aliases'])}"
         )
+        for pinned in row["pushed"]:
+            print(f"{'':<38} pushed: {pinned}")
     return 0
 
 
@@ -353,6 +383,7 @@ _COMMANDS = {
     "validate": _validate,
     "bench": _bench,
     "verify": _verify,
+    "push": _push,
     "list": _list,
     "clean": _clean,
 }

@@ -47,6 +47,8 @@ __all__ = [
     "Engine",
     "ExecResult",
     "ImageInfo",
+    "PushOutcome",
+    "RegistryRefused",
     "Run",
     "check_reference",
     "failure",
@@ -146,6 +148,23 @@ class ImageInfo:
             config=dict(attrs.get("Config") or {}),
             layers=tuple(attrs.get("RootFS", {}).get("Layers", [])),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushOutcome:
+    digest: str  # sha256:… of the manifest the registry stored under the tag
+    uploaded: tuple[str, ...]  # layers the registry did not have
+    reused: tuple[str, ...]  # layers it had: already in the repository, or mounted from another
+    uploaded_bytes: int  # the uploaded layers' sizes as the engine reported them
+
+
+class RegistryRefused(Exception):
+    """The registry (or the engine on its way there) refused a push; ``detail`` is its reason,
+    which the caller turns into a message naming what to fix."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -352,6 +371,37 @@ class Engine:
         except docker.errors.APIError as exc:
             report(f"cannot pull {reference} ({_explain(exc)})")
             return None
+
+    def push(self, reference: str, *, auth: Mapping[str, str] | None) -> PushOutcome:
+        """Push one tag; credentials are ``auth`` or else the engine client's (`docker login`)."""
+        repository, _, tag = reference.rpartition(":")
+        sizes: dict[str, int] = {}
+        final: dict[str, str] = {}
+        digest = ""
+        try:
+            stream = self._client.api.push(
+                repository, tag=tag, stream=True, decode=True, auth_config=dict(auth or {}) or None
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    raise RegistryRefused(" ".join(str(chunk["error"]).split())[:300])
+                layer, status = chunk.get("id"), str(chunk.get("status", ""))
+                if layer and status == "Pushing":
+                    sizes[layer] = int(chunk.get("progressDetail", {}).get("total") or 0)
+                elif layer and status != "Preparing" and not status.startswith("Waiting"):
+                    final[layer] = status
+                digest = chunk.get("aux", {}).get("Digest", digest)
+        except docker.errors.APIError as exc:
+            raise RegistryRefused(_explain(exc)) from None
+        if not digest:
+            raise RegistryRefused("the engine reported no manifest digest")
+        uploaded = tuple(sorted(layer for layer, status in final.items() if status == "Pushed"))
+        return PushOutcome(
+            digest=digest,
+            uploaded=uploaded,
+            reused=tuple(sorted(set(final) - set(uploaded))),
+            uploaded_bytes=sum(sizes.get(layer, 0) for layer in uploaded),
+        )
 
     def import_rootfs(self, archive: Path, reference: str, changes: list[str]) -> ImageInfo:
         repository, _, tag = reference.rpartition(":")

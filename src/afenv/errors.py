@@ -16,6 +16,7 @@ __all__ = [
     "FetchError",
     "Interrupted",
     "LockError",
+    "PushError",
     "ValidationFailed",
 ]
 
@@ -73,6 +74,12 @@ class BenchmarkFailed(AfenvError):
     """A benchmark mode failed, or modes disagreed."""
 
     exit_code = 8
+
+
+class PushError(AfenvError):
+    """A registry refused a push: credentials, TLS trust, reachability, or the upload itself."""
+
+    exit_code = 9
 
 
 class Interrupted(AfenvError):

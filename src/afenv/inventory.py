@@ -41,7 +41,14 @@ def list_images(docker: Engine, state: State) -> list[dict[str, Any]]:
                 "experiment": experiment,
                 "role": role,
                 "hash": labels[engine.CONTENT_HASH],
-                "aliases": sorted(t.split(":", 1)[1] for t in image.tags if t != reference),
+                # Other tags of the same repository (latest, the promotion day); a registry's
+                # copy is listed under pushed, by the digest it was pushed as.
+                "aliases": sorted(
+                    tag.rpartition(":")[2]
+                    for tag in image.tags
+                    if tag != reference and tag.rpartition(":")[0] == reference.rpartition(":")[0]
+                ),
+                "pushed": list(info.get("pushed", [])) if isinstance(info, dict) else [],
                 "size": image.size,
                 "created": image.created,
                 "state": status,

@@ -15,6 +15,7 @@ from afenv import validate as validate_stage
 from afenv.benchmark import default_report_dir, run_benchmark
 from afenv.engine import Engine
 from afenv.errors import ConfigError, LockError
+from afenv.hub.push import PushResult, credentials, parse_registry, push_pair
 from afenv.inventory import list_images
 from afenv.options import BenchOptions, BuildOptions, ClusterOptions
 from afenv.spec import Experiment, Project, with_benchmark
@@ -30,6 +31,7 @@ __all__ = [
     "check_lock",
     "images",
     "lock",
+    "push",
     "validate_experiment",
     "validate_images",
 ]
@@ -198,6 +200,25 @@ def bench(
         report_dir=options.report
         or default_report_dir(session.project.reports_dir, experiment.name),
         ui=session.ui,
+    )
+
+
+def push(
+    session: Session, experiment: Experiment, registry: str, *, force: bool, docker: Engine
+) -> PushResult:
+    """Push the pair the lock describes, once validated (or with ``force``)."""
+    target = parse_registry(registry)
+    auth = credentials(session.env)  # both checked before the engine is asked anything
+    references = _built_pair(session, experiment, docker)
+    return push_pair(
+        experiment,
+        references,
+        target,
+        force=force,
+        docker=docker,
+        state=session.state,
+        auth=auth,
+        report=session.ui.info,
     )
 
 

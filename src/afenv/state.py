@@ -19,7 +19,7 @@ from afenv.errors import ConfigError
 
 __all__ = ["State"]
 
-_SECTIONS = ("images", "promoted", "pairs")
+_SECTIONS = ("images", "promoted", "pairs", "pushed")
 
 
 class State:

@@ -45,13 +45,17 @@ class Result:
     stderr: str
 
 
-def afenv(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+def afenv(
+    *args: str, timeout: float = 3600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI on the repository's project; ``env`` adds to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -73,6 +77,18 @@ def cms_images(client: docker.DockerClient) -> dict[str, dict[str, object]]:  # 
     result = afenv("build", "cms", "--no-validate", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     return {image["role"]: image for image in json.loads(result.stdout)["images"]}
+
+
+@pytest.fixture(scope="session")
+def cms_validated(cms_images) -> dict:  # type: ignore[no-untyped-def]  # noqa: ARG001
+    # (cms_images: the pair is built first)
+    """The summary of `afenv validate cms` on the session's pair (it records the result)."""
+    result = afenv("validate", "cms", "--json")
+    summary = json.loads(result.stdout)
+    assert result.returncode == 0, json.dumps(
+        {n: c for n, c in summary["checks"].items() if c["status"] == "failed"}, indent=1
+    )
+    return summary
 
 
 @pytest.fixture(scope="session", autouse=True)

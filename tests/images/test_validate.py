@@ -24,17 +24,6 @@ from .conftest import OLD_TOOLZ, ROOT, afenv, build_test_image, notebook
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def cms_validated(cms_images) -> dict:  # type: ignore[no-untyped-def]  # noqa: ARG001
-    # (cms_images: the pair is built first)
-    result = afenv("validate", "cms", "--json")
-    summary = json.loads(result.stdout)
-    assert result.returncode == 0, json.dumps(
-        {n: c for n, c in summary["checks"].items() if c["status"] == "failed"}, indent=1
-    )
-    return summary
-
-
 def test_cms_pair_passes_and_is_promoted(
     client: docker.DockerClient, cms_images, cms_validated
 ) -> None:

@@ -395,6 +395,13 @@ def _cli_cases() -> list[Case]:
         (("validate", "cms", "--notebook", "/nonexistent/a.ipynb"), "a.ipynb: not a notebook file"),
         (("validate", "cms", "--notebook", "/tmp/a b.ipynb"), "the notebook's name must be"),
         (("validate", "cms", "--notebook", "/tmp/x;rm.ipynb"), "the notebook's name must be"),
+        (("push", "cms"), "--registry"),
+        (("push", "cms", "--registry", "Registry.Example.org"), "--registry: 'Registry.Exam"),
+        (("push", "cms", "--registry", "reg.example.org:99999"), "port 99999 is not"),
+        (("push", "cms", "--registry", "facility"), "read as a Docker Hub namespace"),
+        (("push", "cms", "--registry", "reg.example.org/a;touch /x"), "--registry"),
+        (("push", "cms", "--registry", "reg.example.org/UP"), "--registry"),
+        (("push", "lhcb", "--registry", "reg.example.org"), "unknown experiment 'lhcb'"),
     ]
     cases = [Case(f"cli:{' '.join(argv)[:50]}", nothing, argv, 2, named) for argv, named in argvs]
     # A directory the engine's bind syntax would split (':'), and a proxy that is a directory.

@@ -63,6 +63,14 @@ RULES: dict[str, Rule] = {
         "a file name of letters, digits, . _ - ending .ipynb",
         100,
     ),
+    # Where `afenv push` sends images: a registry host (DNS name or IPv4) with an optional port
+    # and a path prefix of Docker repository components (lower-case).
+    "registry": _rule(
+        r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)"
+        r"(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
+        "HOST[:PORT][/PREFIX] (lower-case host, optional port, repository path)",
+        200,
+    ),
     "timestamp": _rule(
         r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
         "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ",

@@ -113,10 +113,11 @@ def trust(ca_dir: Path, ca_cert: Path) -> None:
 def host_certificate(
     directory: Path, credentials: Credentials, names: list[str]
 ) -> tuple[Path, Path]:
-    """A server certificate for ``names`` (CN the first, every name a DNS SAN), signed by the
-    test CA: (certificate, key)."""
+    """A server certificate for ``names`` (CN the first, every name a DNS or IP SAN), signed by
+    the test CA: (certificate, key)."""
+    alternatives = ",".join(f"{'IP' if _is_ip(name) else 'DNS'}:{name}" for name in names)
     extensions = (
-        "subjectAltName=" + ",".join(f"DNS:{name}" for name in names) + "\n"
+        f"subjectAltName={alternatives}\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth,clientAuth\n"
     )
@@ -125,6 +126,16 @@ def host_certificate(
     return _issue(
         directory, "hostcert.pem", "hostkey.pem", subject, issuer, serial=3, extensions=extensions
     )
+
+
+def _is_ip(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def fake_cvmfs(directory: Path, credentials: Credentials, vo_files: Path | None = None) -> Path:

@@ -35,6 +35,7 @@ def promote(report: ValidationReport, *, docker: Engine, state: State) -> tuple[
         "passed": report.passed,
         "when": now.isoformat(timespec="seconds"),
         "report": str(report.summary_path),
+        "versions": report.headline_versions(),
     }
     if pair.experiment is None:
         # A pair named by the user says nothing about either image alone (the mismatch may be

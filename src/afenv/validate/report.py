@@ -72,6 +72,22 @@ class ValidationReport:
             "promoted": list(self.promoted),
         }
 
+    def headline_versions(self) -> dict[str, str]:
+        """ROOT, Python and Dask as the client ran them: what a hub's spawn form shows. ROOT's
+        own version (6.40.00) comes from the benchmark run, not the PyPI wheel's (0.1a12)."""
+        versions = self.sections.get("versions") or {}
+        found = {
+            name: str(versions[name]["client"])
+            for name in ("python", "dask")
+            if isinstance(versions.get(name), dict) and versions[name].get("client")
+        }
+        for mode in (self.sections.get("benchmark") or {}).values():
+            root = mode.get("versions", {}).get("root") if isinstance(mode, dict) else None
+            if root:
+                found["root"] = str(root)
+                break
+        return found
+
     @property
     def summary_path(self) -> Path:
         return self.directory / "summary.json"
