@@ -125,6 +125,8 @@ STRING_FIELDS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "packages.pip": (EXPERIMENT, ("packages", "pip"), True),
     "packages.apt": (EXPERIMENT, ("packages", "apt"), True),
     "env.CMS_PATH": (EXPERIMENT, ("env", "CMS_PATH"), False),
+    "resources.mem-guarantee": (EXPERIMENT, ("resources", "mem-guarantee"), False),
+    "resources.mem-limit": (EXPERIMENT, ("resources", "mem-limit"), False),
 }
 
 
@@ -157,6 +159,10 @@ def _spec_cases() -> list[Case]:
         ("benchmark.events", True),
         ("benchmark.files", 0),
         ("benchmark.seed", -1),
+        ("resources.cpu-limit", 0),
+        ("resources.cpu-limit", 1000),
+        ("resources.cpu-guarantee", "1"),
+        ("resources.cpu-guarantee", True),
         ("experiment.vos", "cms"),
         ("packages.pip", ["numpy>=1"]),  # re-pins a facility package
         ("packages.pip", ["coffea @ https://example.org/coffea.whl"]),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from afenv.spec.model import ResourcesSpec
+
 __all__ = ["Pair"]
 
 
@@ -24,3 +26,4 @@ class Pair:
     validated: str | None  # UTC date (YYYY-MM-DD) of the passing validation; None: never passed
     versions: Mapping[str, str]  # "root", "python", "dask" as installed in the images
     cvmfs: tuple[str, ...]  # the experiment's CVMFS repositories (cms.cern.ch, grid.cern.ch…)
+    resources: ResourcesSpec  # the experiment's [resources]: what a user's notebook pod gets

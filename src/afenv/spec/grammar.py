@@ -57,6 +57,19 @@ RULES: dict[str, Rule] = {
     "host_path": _rule(
         r"/[A-Za-z0-9._+@=/-]*", "an absolute path of letters, digits and . _ + @ = / -", 1024
     ),
+    # A notebook pod's memory as KubeSpawner reads it (jupyterhub's ByteSpecification): the
+    # suffix is required, since a bare number would be bytes and no pod starts with 4 bytes.
+    "memory": _rule(
+        r"[1-9][0-9]{0,5}(?:\.[0-9]{1,3})?[KMGT]",
+        "a size such as 512M or 2G (K, M, G, T are powers of 1024, as in KubeSpawner)",
+        12,
+    ),
+    # A Kubernetes object name (DNS-1123 label): namespaces, service accounts.
+    "k8s_name": _rule(
+        r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?",
+        "a Kubernetes name (lower-case letters, digits, '-'; at most 63)",
+        63,
+    ),
     # A notebook's file name: it names a folder in the client container and in the report.
     "notebook": _rule(
         r"[A-Za-z0-9][A-Za-z0-9._-]*\.ipynb",

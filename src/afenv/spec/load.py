@@ -29,6 +29,8 @@ from afenv.spec.model import (
     Facility,
     Project,
     PythonSpec,
+    ResourcesSpec,
+    memory_bytes,
 )
 
 __all__ = ["load_experiment", "load_facility", "load_project"]
@@ -41,6 +43,7 @@ KNOWN_SUITES: Mapping[str, tuple[str, tuple[int, int]]] = {
 }
 _MAX_SPEC_BYTES = 1 << 20
 _MAX_REQUIREMENT = 200
+_MAX_CPUS = 256  # cores a notebook pod may ask for: a node's worth, not a typo's
 
 
 def _shown(value: str, width: int = 60) -> str:
@@ -90,6 +93,13 @@ class _Table:
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
             raise self.fail(key, f"must be an integer from {minimum} to {maximum}")
         return value
+
+    def positive_number(self, key: str, default: float, *, maximum: float) -> float:
+        value = self.data.get(key, default)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0 < value <= maximum:  # TOML's nan and inf fail this too
+            raise self.fail(key, f"must be a number above 0 and at most {maximum:g}")
+        return float(value)
 
     def strings(self, key: str, *, rule: str | None = None) -> tuple[str, ...]:
         value = self.data.get(key, [])
@@ -250,7 +260,7 @@ def _utc(value: str | None) -> str | None:
 def load_experiment(directory: Path) -> Experiment:
     path = directory / "experiment.toml"
     top = _Table(_read_toml(path), path, "")
-    top.only("experiment", "packages", "env", "benchmark")
+    top.only("experiment", "packages", "env", "benchmark", "resources")
 
     meta = top.table("experiment")
     meta.only("name", "title", "description", "vos", "cvmfs")
@@ -287,12 +297,41 @@ def load_experiment(directory: Path) -> Experiment:
             files=bench.integer("files", defaults.files, minimum=1, maximum=1000),
             seed=bench.integer("seed", defaults.seed, minimum=0, maximum=2**31 - 1),
         ),
+        resources=_resources(top.table("resources", required=False)),
         directory=directory,
         notebooks=notebook_files(sorted((directory / "notebooks").glob("*.ipynb"))),
     )
     _refuse_links(directory)
     _check_vo_files(experiment)
     return experiment
+
+
+def _resources(table: _Table) -> ResourcesSpec:
+    """[resources]: what a notebook pod of this experiment is guaranteed and limited to."""
+    table.only("cpu-guarantee", "cpu-limit", "mem-guarantee", "mem-limit")
+    defaults = ResourcesSpec()
+    resources = ResourcesSpec(
+        cpu_guarantee=table.positive_number(
+            "cpu-guarantee", defaults.cpu_guarantee, maximum=_MAX_CPUS
+        ),
+        cpu_limit=table.positive_number("cpu-limit", defaults.cpu_limit, maximum=_MAX_CPUS),
+        mem_guarantee=table.text("mem-guarantee", defaults.mem_guarantee, rule="memory"),
+        mem_limit=table.text("mem-limit", defaults.mem_limit, rule="memory"),
+    )
+    # Kubernetes refuses a pod whose request exceeds its limit: say so here, not at spawn time.
+    if resources.cpu_guarantee > resources.cpu_limit:
+        raise table.fail(
+            "cpu-guarantee",
+            f"{resources.cpu_guarantee:g} is more than {table.prefix}cpu-limit "
+            f"({resources.cpu_limit:g}); lower the guarantee or raise the limit",
+        )
+    if memory_bytes(resources.mem_guarantee) > memory_bytes(resources.mem_limit):
+        raise table.fail(
+            "mem-guarantee",
+            f"{resources.mem_guarantee} is more than {table.prefix}mem-limit "
+            f"({resources.mem_limit}); lower the guarantee or raise the limit",
+        )
+    return resources
 
 
 def notebook_files(paths: list[Path]) -> tuple[Path, ...]:

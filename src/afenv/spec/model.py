@@ -17,12 +17,16 @@ __all__ = [
     "Facility",
     "Project",
     "PythonSpec",
+    "ResourcesSpec",
+    "memory_bytes",
 ]
 
 # Layer order: singleuser is built on top of worker, so worker comes first.
 ROLES: tuple[str, ...] = ("worker", "singleuser")
 
 PLATFORM_RE = re.compile(r"^x86_64-manylinux_2_(\d+)$")
+# jupyterhub's ByteSpecification: the memory suffixes KubeSpawner accepts, powers of 1024.
+MEMORY_UNITS: Mapping[str, int] = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +75,22 @@ class BenchmarkSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResourcesSpec:
+    """A notebook pod's share of a node, in KubeSpawner's units (cores; "2G" sizes); these
+    defaults serve experiments that set none. Not a lock input: changing them rebuilds nothing."""
+
+    cpu_guarantee: float = 1.0
+    cpu_limit: float = 2.0
+    mem_guarantee: str = "2G"
+    mem_limit: str = "4G"
+
+
+def memory_bytes(size: str) -> float:
+    """A size the ``memory`` grammar accepted ("512M", "1.5G"), in bytes as KubeSpawner counts."""
+    return float(size[:-1]) * MEMORY_UNITS[size[-1]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Experiment:
     name: str
     title: str
@@ -81,6 +101,7 @@ class Experiment:
     apt: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     benchmark: BenchmarkSpec
+    resources: ResourcesSpec
     directory: Path
     notebooks: tuple[Path, ...] = ()  # images/<exp>/notebooks/*.ipynb, run by validation
 
