@@ -9,11 +9,12 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
 from afenv import __version__, engine, pipeline
 from afenv.engine import Engine
 from afenv.errors import AfenvError, ConfigError, Interrupted
+from afenv.hub.profiles import ProfileOptions, SpawnerKind
 from afenv.options import MODES, BenchOptions, BuildOptions, ClusterOptions, GridOptions
 from afenv.ui import UI
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 _CLUSTER = ClusterOptions()
+_PROFILES = ProfileOptions()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -156,11 +158,90 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="push even if the pair did not pass validation"
     )
 
+    _hub_parser(commands, output)
+
     commands.add_parser("list", parents=[output], help="show the images afenv built")
     commands.add_parser(
         "clean", parents=[output], help="remove containers, networks and volumes afenv created"
     )
     return parser
+
+
+def _hub_parser(commands: Any, output: argparse.ArgumentParser) -> None:
+    """`afenv hub COMMAND`: offering the validated pairs on a JupyterHub."""
+    hub = commands.add_parser("hub", help="offer the validated pairs on a JupyterHub")
+    hub_commands = hub.add_subparsers(
+        dest="hub_command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    profiles = hub_commands.add_parser(
+        "profiles",
+        parents=[output],
+        help="write the hub's profiles: one per experiment's validated pair",
+    )
+    profiles.add_argument(
+        "--spawner",
+        choices=get_args(SpawnerKind),
+        default="kubernetes",
+        help="kubernetes: zero-to-jupyterhub values and manifests; docker: DockerSpawner "
+        "settings for a single-host hub (default kubernetes)",
+    )
+    profiles.add_argument(
+        "--out", type=Path, metavar="DIR", help="where the files go (default: <project>/hub)"
+    )
+    profiles.add_argument(
+        "--registry",
+        metavar="HOST[:PORT][/PREFIX]",
+        help="offer the images pushed there (as given to `afenv push`); needed when a pair "
+        "went to several registries",
+    )
+    profiles.add_argument(
+        "--cvmfs",
+        default=_PROFILES.cvmfs,
+        metavar="csi|hostpath",
+        help=f"Kubernetes: cvmfs-csi's automount claim, or the node's --cvmfs-hostpath "
+        f"(default {_PROFILES.cvmfs})",
+    )
+    profiles.add_argument(
+        "--cvmfs-hostpath",
+        default=_PROFILES.cvmfs_hostpath,
+        metavar="PATH",
+        help=f"the host's CVMFS mount (default {_PROFILES.cvmfs_hostpath})",
+    )
+    profiles.add_argument(
+        "--ca-dir",
+        default=_PROFILES.ca_dir,
+        metavar="PATH",
+        help="the host's CA directory, mounted at /etc/grid-security/certificates "
+        "(default: the CAs on CVMFS)",
+    )
+    profiles.add_argument(
+        "--include-unvalidated",
+        action="store_true",
+        help="also offer built pairs that never passed validation, marked so (asks the engine)",
+    )
+    profiles.add_argument(
+        "--default",
+        default=_PROFILES.default,
+        metavar="EXP",
+        help="the experiment preselected (default: the first offered)",
+    )
+    profiles.add_argument(
+        "--namespace",
+        default=_PROFILES.namespace,
+        help=f"the hub's Kubernetes namespace (default {_PROFILES.namespace})",
+    )
+    profiles.add_argument(
+        "--service-account",
+        default=_PROFILES.service_account,
+        help=f"the notebooks' service account (default {_PROFILES.service_account})",
+    )
+    profiles.add_argument(
+        "--api-server-cidr",
+        default=_PROFILES.api_server_cidr,
+        metavar="CIDR",
+        help="let notebooks reach the Kubernetes API there (e.g. 10.0.0.10/32) to start Dask "
+        "clusters (default: no rule of afenv's)",
+    )
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -352,6 +433,36 @@ def _push(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -
     return 0
 
 
+def _hub(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    return _HUB_COMMANDS[args.hub_command](session, args, docker)
+
+
+def _hub_profiles(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    options = ProfileOptions(
+        cvmfs=args.cvmfs,
+        cvmfs_hostpath=args.cvmfs_hostpath,
+        ca_dir=args.ca_dir,
+        include_unvalidated=args.include_unvalidated,
+        default=args.default,
+        namespace=args.namespace,
+        service_account=args.service_account,
+        api_server_cidr=args.api_server_cidr,
+    )
+    written = pipeline.hub_profiles(
+        session,
+        options,
+        spawner=args.spawner,
+        out=session.project.root / "hub" if args.out is None else args.out,
+        registry=args.registry,
+        docker=docker,
+    )
+    _print(args, {"files": [str(path) for path in written]}, "\n".join(map(str, written)))
+    return 0
+
+
+_HUB_COMMANDS = {"profiles": _hub_profiles}
+
+
 def _list(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
     rows = pipeline.images(session, docker)
     if args.mode == "json":
@@ -384,6 +495,7 @@ _COMMANDS = {
     "bench": _bench,
     "verify": _verify,
     "push": _push,
+    "hub": _hub,
     "list": _list,
     "clean": _clean,
 }

@@ -1,9 +1,10 @@
 """The flow afenv runs, with typed options in and typed results out: lock, build → validate →
-promote, bench, list, clean. The CLI only parses, calls these and prints."""
+promote, bench, push, hub profiles, list, clean. The CLI only parses, calls these and prints."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from afenv import validate as validate_stage
 from afenv.benchmark import default_report_dir, run_benchmark
 from afenv.engine import Engine
 from afenv.errors import ConfigError, LockError
+from afenv.hub.pairs import collect_pairs
+from afenv.hub.profiles import ProfileOptions, SpawnerKind, write_profiles
 from afenv.hub.push import PushResult, credentials, parse_registry, push_pair
 from afenv.inventory import list_images
 from afenv.options import BenchOptions, BuildOptions, ClusterOptions
@@ -29,6 +32,7 @@ __all__ = [
     "build",
     "cache_dir",
     "check_lock",
+    "hub_profiles",
     "images",
     "lock",
     "push",
@@ -220,6 +224,67 @@ def push(
         auth=auth,
         report=session.ui.info,
     )
+
+
+def hub_profiles(
+    session: Session,
+    options: ProfileOptions,
+    *,
+    spawner: SpawnerKind,
+    out: Path,
+    registry: str | None,
+    docker: Engine,
+) -> list[Path]:
+    """Write a hub's profiles for the project's pairs into ``out``; returns the files written.
+
+    Everything comes from the state, except with ``options.include_unvalidated``: then the
+    engine says which pair the lock describes for each experiment without a validated one, and
+    whether it is built. Every value is checked before that.
+    """
+    if registry is not None:
+        parse_registry(registry)
+    if options.default is not None:
+        session.project.experiment(options.default)
+    _check_output_folder(out)
+    data = session.state.load()
+    pairs = collect_pairs(session.project, data, registry=registry, include_unvalidated=False)
+    if options.include_unvalidated:
+        validated = {pair.experiment for pair in pairs}
+        built = {}
+        for name in sorted(set(session.project.experiments) - validated):
+            references = build_stage.pair_references(
+                session.project,
+                session.project.experiments[name],
+                docker=docker,
+                cache=session.cache,
+            )
+            if all(docker.image(reference) is not None for reference in references.values()):
+                built[name] = references
+        pairs = collect_pairs(
+            session.project, data, registry=registry, include_unvalidated=True, built=built
+        )
+    local = [pair for pair in pairs if "@sha256:" not in pair.singleuser]
+    if spawner == "kubernetes" and local:
+        # Not an error: a node that already has the images runs them (kind load); any other
+        # node would ask Docker Hub for afenv/<exp>-<role>.
+        names = ", ".join(pair.experiment for pair in local)
+        session.ui.info(
+            f"WARNING: {names} never pushed: the profiles name local tags, which only a node "
+            f"that has the images can run; push with `afenv push EXP --registry R`"
+        )
+    return write_profiles(pairs, options, out, spawner)
+
+
+def _check_output_folder(out: Path) -> None:
+    """``out`` is a folder, or one can be made there: said before any work is done."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == out else f"cannot be made: {existing} is a file"
+        raise ConfigError(f"--out: {out} {what}; choose a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out: {out} cannot be written: {existing} is not writable")
 
 
 def images(session: Session, docker: Engine) -> list[dict[str, Any]]:

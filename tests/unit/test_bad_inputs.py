@@ -408,6 +408,22 @@ def _cli_cases() -> list[Case]:
         (("push", "cms", "--registry", "reg.example.org/a;touch /x"), "--registry"),
         (("push", "cms", "--registry", "reg.example.org/UP"), "--registry"),
         (("push", "lhcb", "--registry", "reg.example.org"), "unknown experiment 'lhcb'"),
+        (("hub",), "required: COMMAND"),
+        (("hub", "profiles", "--spawner", "helm"), "--spawner: invalid choice: 'helm'"),
+        (("hub", "profiles", "--namespace", "Hub_NS"), "--namespace: 'Hub_NS' is not"),
+        (("hub", "profiles", "--namespace", "a;touch /x"), "--namespace:"),
+        (("hub", "profiles", "--cvmfs", "nfs"), "--cvmfs: 'nfs' is not"),
+        (("hub", "profiles", "--cvmfs-hostpath", "cvmfs"), "--cvmfs-hostpath: 'cvmfs' is not"),
+        (("hub", "profiles", "--cvmfs-hostpath", "/a:/b"), "--cvmfs-hostpath:"),
+        (("hub", "profiles", "--ca-dir", "/etc/$(id)"), "--ca-dir:"),
+        (("hub", "profiles", "--service-account", "A"), "--service-account:"),
+        (("hub", "profiles", "--api-server-cidr", "10.0.0.1/8"), "--api-server-cidr:"),
+        (("hub", "profiles", "--default", "lhcb"), "unknown experiment 'lhcb'"),
+        (("hub", "profiles", "--out", "/etc/hostname"), "--out: /etc/hostname is a file"),
+        (("hub", "profiles", "--out", "/etc/hostname/hub"), "--out: /etc/hostname/hub cannot"),
+        (("hub", "profiles", "--registry", "Registry.Example.org"), "--registry: 'Registry.Exa"),
+        (("hub", "profiles", "--registry", "facility"), "read as a Docker Hub namespace"),
+        (("hub", "profiles"), "no validated pair to offer"),
     ]
     cases = [Case(f"cli:{' '.join(argv)[:50]}", nothing, argv, 2, named) for argv, named in argvs]
     # A directory the engine's bind syntax would split (':'), and a proxy that is a directory.

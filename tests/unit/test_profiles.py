@@ -23,6 +23,8 @@ import yaml
 from afenv.errors import ConfigError
 from afenv.hub.pairs import Pair
 from afenv.hub.profiles import (
+    DASK_IMAGE,
+    DASK_VOLUMES,
     DOCKER_CONFIG,
     DOCKER_SNIPPET,
     MANIFESTS,
@@ -35,10 +37,9 @@ from afenv.hub.profiles import (
 )
 from afenv.spec import Project, load_project
 from afenv.spec.model import memory_bytes
+from afenv.testing.chart import check_values
 
 ROOT = Path(__file__).resolve().parents[2]
-# The chart's schema and defaults (see their README); CI clones the repository with ../shared.
-SHARED_DATA = ROOT.parent / "shared" / "data"
 CVMFS_CA = "/cvmfs/grid.cern.ch/etc/grid-security/certificates"
 HOST_CA = "/etc/grid-security/certificates"
 
@@ -91,24 +92,6 @@ def pairs(project: Project) -> list[Pair]:
 # -- the chart's check ------------------------------------------------------------------------
 
 
-def _helm_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Values as Helm coalesces a values file over the chart's: maps merged key by key, any
-    other value (lists too) replaced."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _helm_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _chart_check(values: Mapping[str, Any]) -> None:
-    schema = yaml.safe_load((SHARED_DATA / "z2jh-values.schema.yaml").read_text())
-    defaults = yaml.safe_load((SHARED_DATA / "z2jh-values.defaults.yaml").read_text())
-    jsonschema.validate(_helm_merge(defaults, values), schema)
-
-
 def _written_values(pairs: list[Pair], options: ProfileOptions, out: Path) -> dict[str, Any]:
     written = write_profiles(pairs, options, out, "kubernetes")
     assert written == [out / VALUES, out / MANIFESTS]
@@ -120,14 +103,14 @@ def _written_values(pairs: list[Pair], options: ProfileOptions, out: Path) -> di
 def test_written_values_pass_the_charts_schema(
     pairs: list[Pair], case: str, tmp_path: Path
 ) -> None:
-    _chart_check(_written_values(pairs, OPTION_CASES[case], tmp_path))
+    check_values(_written_values(pairs, OPTION_CASES[case], tmp_path))
 
 
 def test_the_check_rejects_a_misspelt_key(pairs: list[Pair]) -> None:
     values = z2jh_values(pairs, ProfileOptions())
     values["singleuser"]["profilelist"] = values["singleuser"].pop("profileList")
     with pytest.raises(jsonschema.ValidationError, match="profilelist"):
-        _chart_check(values)
+        check_values(values)
 
 
 def test_only_validated_pairs_are_offered_and_the_first_is_the_default(
@@ -268,10 +251,21 @@ def test_kubespawner_builds_each_profiles_pod(pairs: list[Pair], case: str) -> N
         assert container["image"] == pair.singleuser
         env = {e["name"]: e["value"] for e in container["env"]}
         assert env["AFENV_WORKER_IMAGE"] == pair.worker
+        assert env["DASK_KUBERNETES__IMAGE"] == pair.worker
         assert env["AFENV_EXPERIMENT"] == pair.experiment
         assert env["X509_CERT_DIR"] == (CVMFS_CA if options.ca_dir is None else HOST_CA)
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        # The Dask pods get the notebook's own volumes and mounts, home excepted.
+        dask = json.loads(env["AFENV_DASK_VOLUMES"])
+        dask_mounts = {m["mountPath"]: m for m in dask["volumeMounts"]}
+        assert dask_mounts == {p: m for p, m in mounts.items() if p != "/home/jovyan"}
+        assert dask_mounts["/cvmfs"]["mountPropagation"] == "HostToContainer"
+        assert {v["name"]: v for v in dask["volumes"]} == {
+            name: volume
+            for name, volume in volumes.items()
+            if name in {m["name"] for m in dask["volumeMounts"]}
+        }
         cvmfs = mounts["/cvmfs"]
         assert cvmfs["mountPropagation"] == "HostToContainer"
         assert cvmfs["readOnly"] is True
@@ -341,8 +335,20 @@ def test_dockerspawner_takes_the_config_through_the_snippet(
     assert environment == {
         "AFENV_EXPERIMENT": "cms",
         "AFENV_WORKER_IMAGE": cms.worker,
+        "DASK_KUBERNETES__IMAGE": cms.worker,
         "X509_CERT_DIR": HOST_CA,
     }
+
+
+def test_the_dask_variables_are_the_ones_the_notebooks_factory_reads() -> None:
+    """The notebook image's Dask factory reads Dask's config (kubernetes.image, which
+    DASK_KUBERNETES__IMAGE overrides) and the volumes variable by these names."""
+    daskcluster = pytest.importorskip("afenv_runtime.daskcluster")
+    import dask.config
+
+    assert daskcluster.VOLUMES == DASK_VOLUMES
+    name = "registry.example.org/af/cms-worker@sha256:" + "0" * 64
+    assert dask.config.collect_env({DASK_IMAGE: name}) == {"kubernetes": {"image": name}}
 
 
 def test_dockerspawner_config_is_the_json_written(pairs: list[Pair], tmp_path: Path) -> None:

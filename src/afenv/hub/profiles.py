@@ -10,8 +10,11 @@ Two targets, one input (:class:`~afenv.hub.pairs.Pair` records):
   that loads them.
 
 Every image is the pair's immutable reference, and each notebook learns its partner worker
-image from ``AFENV_WORKER_IMAGE``, so a user's Dask workers run the image validated with it.
-Everything here builds plain data; :func:`write_profiles` is the only I/O.
+image from ``AFENV_WORKER_IMAGE`` and ``DASK_KUBERNETES__IMAGE`` (Dask's environment override of
+``kubernetes.image``, which the image's Dask cluster factory reads), so a user's Dask workers run
+the image validated with it. On Kubernetes, ``AFENV_DASK_VOLUMES`` gives that factory the
+notebook's CVMFS and CA volumes, so the Dask scheduler and workers mount them too. Everything
+here builds plain data; :func:`write_profiles` is the only I/O.
 
 CVMFS follows cvmfs-csi's automount convention (its ``docs/how-to-use.md``): one claim of the
 storage class ``cvmfs`` per namespace, mounted at ``/cvmfs`` with ``HostToContainer``
@@ -37,6 +40,8 @@ from afenv.spec.grammar import RULES
 from afenv_runtime.gridenv import CVMFS_GRID, IMAGE_GRID
 
 __all__ = [
+    "DASK_IMAGE",
+    "DASK_VOLUMES",
     "DOCKER_CONFIG",
     "DOCKER_SNIPPET",
     "MANIFESTS",
@@ -64,6 +69,11 @@ CVMFS_MOUNT = "/cvmfs"
 # cvmfs-csi's automount storage class (its chart's automountStorageClass.name) and claim.
 CVMFS_STORAGE_CLASS = "cvmfs"
 CVMFS_CLAIM = "cvmfs"
+# What the notebook image's Dask cluster factory (afenv_runtime.daskcluster) reads: Dask's own
+# override of kubernetes.image, and {"volumes": [...], "volumeMounts": [...]} as JSON in the
+# Kubernetes API's form, for the scheduler and worker pods.
+DASK_IMAGE = "DASK_KUBERNETES__IMAGE"
+DASK_VOLUMES = "AFENV_DASK_VOLUMES"
 CA_MOUNT = IMAGE_GRID["X509_CERT_DIR"]  # where the images' grid tools look by default
 CVMFS_CA_DIR = str(CVMFS_GRID / "certificates")
 # A Dask client talks to its scheduler: comm (8786) and the dashboard dask-labextension shows.
@@ -105,10 +115,10 @@ c.JupyterHub.spawner_class = "docker"
 c.DockerSpawner.image = _afenv["image"]
 c.DockerSpawner.allowed_images = _afenv["allowed_images"]
 c.DockerSpawner.volumes = _afenv["volumes"]
+# Each variable that differs between pairs, valued for the image the user picked.
+_names = sorted({{name for partner in _afenv["partners"].values() for name in partner}})
 c.DockerSpawner.environment = dict(
-    _afenv["environment"],
-    AFENV_WORKER_IMAGE=_partner("AFENV_WORKER_IMAGE"),
-    AFENV_EXPERIMENT=_partner("AFENV_EXPERIMENT"),
+    _afenv["environment"], **{{name: _partner(name) for name in _names}}
 )
 '''
 
@@ -210,6 +220,7 @@ def _environment(pair: Pair, options: ProfileOptions) -> dict[str, str]:
     return {
         "AFENV_EXPERIMENT": pair.experiment,
         "AFENV_WORKER_IMAGE": pair.worker,
+        DASK_IMAGE: pair.worker,
         "X509_CERT_DIR": CVMFS_CA_DIR if options.ca_dir is None else CA_MOUNT,
     }
 
@@ -248,13 +259,25 @@ def _volumes(options: ProfileOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     return volumes, mounts
 
 
+def _dask_volumes(volumes: Mapping[str, Any], mounts: Mapping[str, Any]) -> str:
+    """The notebook's own volumes for its Dask pods, as :data:`DASK_VOLUMES` carries them.
+    KubeSpawner expands ``{field}`` templates in environment values (str.format), so the
+    JSON's braces are doubled to arrive as themselves."""
+    text = json.dumps(
+        {"volumes": list(volumes.values()), "volumeMounts": list(mounts.values())},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _kubespawner_override(pair: Pair, options: ProfileOptions) -> dict[str, Any]:
     volumes, mounts = _volumes(options)
     resources = pair.resources
     return {
         # `image`, not `image_spec`: the chart's image pullers read this key.
         "image": pair.singleuser,
-        "environment": _environment(pair, options),
+        "environment": _environment(pair, options) | {DASK_VOLUMES: _dask_volumes(volumes, mounts)},
         "cpu_guarantee": resources.cpu_guarantee,
         "cpu_limit": resources.cpu_limit,
         "mem_guarantee": resources.mem_guarantee,
