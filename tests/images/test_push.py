@@ -19,6 +19,7 @@ import pytest
 
 from afenv.hub.push import PASSWORD, USERNAME
 from afenv.testing import credentials, registry
+from afenv.testing.chart import check_values
 
 from .conftest import afenv
 
@@ -109,6 +110,28 @@ def test_the_validated_pair_goes_by_digest_and_comes_back(
         client.images.remove(image["tag"])
         pulled = client.images.pull(image["pinned"])
         assert pulled.id == client.images.get(image["source"]).id
+
+
+def test_the_hubs_profiles_pin_the_pushed_digests(
+    plain: registry.Registry, cms_pushed: dict[str, Any], tmp_path: Path
+) -> None:
+    """What a hub gets: the validated cms pair by the digests just pushed, the partner worker
+    for Dask, and values the chart accepts; no pair that did not pass validation."""
+    import yaml
+
+    target = f"{plain.address}/{PREFIX}"
+    result = afenv("hub", "profiles", "--registry", target, "--out", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = yaml.safe_load((tmp_path / "z2jh-values.yaml").read_text())
+    check_values(values)
+    pinned = {image["role"]: image["pinned"] for image in cms_pushed["images"]}
+    profiles = {p["slug"]: p for p in values["singleuser"]["profileList"]}
+    assert "cms" in profiles
+    assert "fcc" not in profiles  # built, never validated
+    override = profiles["cms"]["kubespawner_override"]
+    assert override["image"] == pinned["singleuser"]
+    assert override["environment"]["DASK_KUBERNETES__IMAGE"] == pinned["worker"]
+    assert override["environment"]["AFENV_WORKER_IMAGE"] == pinned["worker"]
 
 
 def test_a_second_experiment_sends_none_of_the_shared_layers(

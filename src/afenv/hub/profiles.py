@@ -213,7 +213,8 @@ def _description(pair: Pair) -> str:
         if pair.validated is not None
         else "NOT validated (offered with --include-unvalidated)"
     )
-    return f"{pair.description}. {versions}; {validated}"
+    # A validation recorded before afenv kept versions has none to show.
+    return f"{pair.description.rstrip('.')}. " + "; ".join(p for p in (versions, validated) if p)
 
 
 def _environment(pair: Pair, options: ProfileOptions) -> dict[str, str]:
