@@ -38,7 +38,7 @@ def grid_tree(tmp_path_factory) -> tuple[credentials.Credentials, Path]:
 def test_every_command_starts_with_the_grid_environment(
     client: docker.DockerClient, cms_images: dict[str, Any], grid_tree, role: str
 ) -> None:
-    _, cvmfs = grid_tree
+    creds, cvmfs = grid_tree
     image = cms_images[role]["reference"]
     own = run(client, image, ["sh", "-c", SHOW]).stdout
     assert (
@@ -54,6 +54,14 @@ def test_every_command_starts_with_the_grid_environment(
         environment={"X509_CERT_DIR": "/home/jovyan/ca", "VOMS_USERCONF": "/home/jovyan/v"},
     ).stdout
     assert mine == f"/home/jovyan/ca|{CVMFS}/vomsdir|{CVMFS}/vomses|/home/jovyan/v"
+    # A CA directory mounted over the image's (empty) one, as --ca-dir does: it wins over CVMFS.
+    given = run(
+        client,
+        image,
+        ["sh", "-c", SHOW],
+        binds={str(cvmfs): "/cvmfs", str(creds.ca_dir): "/etc/grid-security/certificates"},
+    ).stdout
+    assert given == f"/etc/grid-security/certificates|{CVMFS}/vomsdir|{CVMFS}/vomses|{CVMFS}/vomses"
 
 
 VOMS = (

@@ -109,12 +109,32 @@ def test_cvmfs_wins_over_image_defaults_and_the_user_wins_over_both(tmp_path):
     for name in ("certificates", "vomsdir", "vomses"):
         (cvmfs / name).mkdir(parents=True)
     image = dict(grid.IMAGE_GRID)
-    assert grid.grid_environment(image, cvmfs=tmp_path / "absent") == image
-    mounted = grid.grid_environment(image, cvmfs=cvmfs)
+    empty_ca = tmp_path / "empty-ca"  # as the images ship it (the host's may be filled)
+    empty_ca.mkdir()
+    assert grid.grid_environment(image, cvmfs=tmp_path / "absent", image_ca=empty_ca) == image
+    mounted = grid.grid_environment(image, cvmfs=cvmfs, image_ca=empty_ca)
     assert mounted["X509_CERT_DIR"] == str(cvmfs / "certificates")
     assert mounted["X509_VOMS_DIR"] == str(cvmfs / "vomsdir")
     assert mounted["X509_VOMSES"] == str(cvmfs / "vomses")
     mine = grid.grid_environment({"X509_CERT_DIR": "/mine"}, cvmfs=cvmfs)
+    assert mine["X509_CERT_DIR"] == "/mine"
+
+
+def test_a_ca_directory_mounted_over_the_images_wins_over_cvmfs(tmp_path):
+    """`--ca-dir` or a hub's hostPath fills the image's (empty) CA directory on purpose."""
+    cvmfs = tmp_path / "grid-security"
+    for name in ("certificates", "vomsdir", "vomses"):
+        (cvmfs / name).mkdir(parents=True)
+    image_ca = tmp_path / "certificates"
+    image_ca.mkdir()
+    image = dict(grid.IMAGE_GRID)
+    empty = grid.grid_environment(image, cvmfs=cvmfs, image_ca=image_ca)
+    assert empty["X509_CERT_DIR"] == str(cvmfs / "certificates")
+    (image_ca / "5168735f.0").write_text("a CA")
+    mounted = grid.grid_environment(image, cvmfs=cvmfs, image_ca=image_ca)
+    assert mounted["X509_CERT_DIR"] == image["X509_CERT_DIR"]
+    assert mounted["X509_VOMS_DIR"] == str(cvmfs / "vomsdir")  # only the CAs were given
+    mine = grid.grid_environment({"X509_CERT_DIR": "/mine"}, cvmfs=cvmfs, image_ca=image_ca)
     assert mine["X509_CERT_DIR"] == "/mine"
 
 

@@ -1,0 +1,112 @@
+"""What a push costs, and what `afenv hub profiles` costs, on this machine.
+
+    .venv/bin/python benchmarks/bench_push.py [--second fcc]
+
+A fresh registry (Debian's docker-registry on loopback, storage in a temporary folder) receives
+the cms pair, then a second experiment's pair: wall time, the layers sent and reused, the
+layer bytes the engine reported for what it sent, and what the registry stored (compressed).
+The second push shows what the shared layers save. Both pairs must be built (`afenv build cms`,
+`afenv build fcc --no-validate`); pairs that did not pass validation are pushed with --force,
+since the cost is the same. Then `afenv hub profiles` for both spawners, and the check the
+tests make (the values merged over the chart's defaults against its schema). Writes
+``benchmarks/results/push.json`` and prints Markdown. The pushes are recorded in the project's
+state like any push (under the temporary registry's address).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_ds import machine, machine_line
+
+from afenv.testing import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _afenv(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"afenv {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - started, done
+
+
+def _stored(storage: Path) -> int:
+    return sum(p.stat().st_size for p in storage.rglob("*") if p.is_file())
+
+
+def _push(experiment: str, target: str, storage: Path) -> dict[str, Any]:
+    before = _stored(storage)
+    seconds, done = _afenv("push", experiment, "--registry", target, "--force", "--json")
+    result = json.loads(done.stdout)
+    return {
+        "experiment": experiment,
+        "seconds": round(seconds, 1),
+        "layers_sent": sum(i["uploaded"] for i in result["images"]),
+        "layers_reused": sum(i["reused"] for i in result["images"]),
+        "layer_bytes_sent": sum(i["uploaded_bytes"] for i in result["images"]),
+        "registry_bytes_added": _stored(storage) - before,
+    }
+
+
+def _profiles(out: Path, target: str) -> dict[str, float]:
+    from afenv.testing.chart import check_values  # what the tests check, timed here
+
+    timings: dict[str, float] = {}
+    for spawner in ("kubernetes", "docker"):
+        seconds, _ = _afenv(
+            "hub", "profiles", "--spawner", spawner, "--out", str(out / spawner),
+            "--registry", target, "--include-unvalidated",
+        )  # fmt: skip
+        timings[f"generate_{spawner}_s"] = round(seconds, 2)
+    started = time.perf_counter()
+    check_values(out / "kubernetes" / "z2jh-values.yaml")  # raises on a schema violation
+    timings["schema_check_s"] = round(time.perf_counter() - started, 2)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--second", default="fcc", help="the second experiment pushed")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="afenv-bench-push-") as scratch:
+        folder = Path(scratch)
+        storage = folder / "storage"
+        storage.mkdir()
+        with registry.serve(folder, host="127.0.0.1", storage=storage) as served:
+            target = f"{served.address}/bench"
+            pushes = [_push(name, target, storage) for name in ("cms", args.second)]
+        profiles = _profiles(folder / "profiles", target)
+    result = {"machine": machine(), "pushes": pushes, "profiles": profiles}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "push.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(machine_line(result["machine"]))
+    print("| pair | push [s] | layers sent / reused | layer MB sent | MB stored |")
+    print("|---|---:|---:|---:|---:|")
+    for push in pushes:
+        print(
+            f"| {push['experiment']} | {push['seconds']} | {push['layers_sent']} / "
+            f"{push['layers_reused']} | {push['layer_bytes_sent'] / 1e6:.0f} | "
+            f"{push['registry_bytes_added'] / 1e6:.0f} |"
+        )
+    print(", ".join(f"{name} {value}" for name, value in profiles.items()))
+
+
+if __name__ == "__main__":
+    main()
