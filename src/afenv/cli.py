@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
-from afenv import __version__, engine, pipeline
+from afenv import __version__, ci, engine, pipeline
 from afenv.engine import Engine
 from afenv.errors import AfenvError, ConfigError, Interrupted
 from afenv.hub.profiles import ProfileOptions, SpawnerKind
@@ -159,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _hub_parser(commands, output)
+    _ci_parser(commands, output)
 
     commands.add_parser("list", parents=[output], help="show the images afenv built")
     commands.add_parser(
@@ -244,6 +245,32 @@ def _hub_parser(commands: Any, output: argparse.ArgumentParser) -> None:
     )
 
 
+def _ci_parser(commands: Any, output: argparse.ArgumentParser) -> None:
+    """`afenv ci PLATFORM`: the project's CI pipeline, from its experiments."""
+    group = commands.add_parser("ci", help="write a CI pipeline: lock check, build, push")
+    ci_commands = group.add_subparsers(
+        dest="ci_command", required=True, metavar="PLATFORM", parser_class=_Parser
+    )
+    for platform, target in ci.PLATFORMS.items():
+        command = ci_commands.add_parser(
+            platform,
+            parents=[output],
+            help=f"write {target.what}: lock check, then build and validate each experiment",
+        )
+        command.add_argument(
+            "--out",
+            type=Path,
+            metavar="FILE",
+            help=f"where it goes (default: <project>/{target.default_out})",
+        )
+        command.add_argument(
+            "--registry",
+            metavar="HOST[:PORT][/PREFIX]",
+            help="on the default branch, also push each validated pair there (credentials: "
+            "the CI's AFENV_REGISTRY_USERNAME/PASSWORD secrets)",
+        )
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     # Ctrl-C must reach us even when a parent started us with SIGINT ignored (background jobs of
     # a non-interactive shell); `kill` and CI timeouts send SIGTERM: clean up the same way.
@@ -274,6 +301,8 @@ def _run(args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     session = pipeline.Session(project=load_project(args.project), env=env, ui=ui)
     if args.command == "lock":
         return _lock(session, args)
+    if args.command == "ci":  # from the project alone: no engine
+        return _CI_COMMANDS[args.ci_command](session, args)
     docker = Engine.connect()
     try:
         return _COMMANDS[args.command](session, args, docker)
@@ -461,6 +490,24 @@ def _hub_profiles(session: pipeline.Session, args: argparse.Namespace, docker: E
 
 
 _HUB_COMMANDS = {"profiles": _hub_profiles}
+
+
+def _ci_pipeline(session: pipeline.Session, args: argparse.Namespace) -> int:
+    platform: ci.Platform = args.ci_command
+    default = session.project.root / ci.PLATFORMS[platform].default_out
+    out = default if args.out is None else args.out
+    plan = pipeline.ci(session, platform, out=out, registry=args.registry)
+    pushes = "" if plan.registry is None else f"; the default branch pushes to {plan.registry}"
+    _print(
+        args,
+        {"file": str(out), "experiments": list(plan.experiments), "registry": plan.registry},
+        f"wrote {out}: lock check, then build and validate {', '.join(plan.experiments)}"
+        f"{pushes}; commit it",
+    )
+    return 0
+
+
+_CI_COMMANDS = dict.fromkeys(ci.PLATFORMS, _ci_pipeline)
 
 
 def _list(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:

@@ -1,5 +1,6 @@
 """The flow afenv runs, with typed options in and typed results out: lock, build → validate →
-promote, bench, push, hub profiles, list, clean. The CLI only parses, calls these and prints."""
+promote, bench, push, hub profiles, ci, list, clean. The CLI only parses, calls these and
+prints."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from afenv import build as build_stage
+from afenv import ci as ci_stage
 from afenv import lock as lock_stage
 from afenv import validate as validate_stage
 from afenv.benchmark import default_report_dir, run_benchmark
@@ -32,6 +34,7 @@ __all__ = [
     "build",
     "cache_dir",
     "check_lock",
+    "ci",
     "hub_profiles",
     "images",
     "lock",
@@ -285,6 +288,22 @@ def _check_output_folder(out: Path) -> None:
         raise ConfigError(f"--out: {out} {what}; choose a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"--out: {out} cannot be written: {existing} is not writable")
+
+
+def ci(
+    session: Session, platform: ci_stage.Platform, *, out: Path, registry: str | None
+) -> ci_stage.Plan:
+    """Write the project's CI pipeline for ``platform`` at ``out``; returns its plan.
+
+    Nothing is asked of the engine: the pipeline comes from the project alone. The registry
+    and ``out`` are checked before anything is written.
+    """
+    plan = ci_stage.make_plan(session.project, registry)
+    if out.is_dir():
+        raise ConfigError(f"--out: {out} is a folder; give the file to write")
+    _check_output_folder(out.parent)
+    ci_stage.write(out, ci_stage.PLATFORMS[platform].render(plan))
+    return plan
 
 
 def images(session: Session, docker: Engine) -> list[dict[str, Any]]:
