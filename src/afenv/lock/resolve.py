@@ -212,31 +212,26 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
             "Build-stage installers (never in an image)", "envs/facility.toml [build]", all_digest
         ),
     )
-    outputs[BASE_DEBIAN_LOCK] = render_debian(
-        debian.pin(
-            facility.debian.packages,
-            versions,
-            where="envs/facility.toml: debian.packages",
-            suite=facility.debian.suite,
-        ),
-        header=_header(
-            f"Debian {facility.debian.suite} base packages",
-            f"{mirror} + envs/facility.toml",
-            all_digest,
-        ),
+    suite = facility.debian.suite
+
+    def debian_lock(packages: tuple[str, ...], *, where: str, what: str, source: str) -> str:
+        """One Debian lock file: the packages pinned from the mirror's index, with its header."""
+        return render_debian(
+            debian.pin(packages, versions, where=where, suite=suite),
+            header=_header(what, f"{mirror} + {source}", all_digest),
+        )
+
+    outputs[BASE_DEBIAN_LOCK] = debian_lock(
+        facility.debian.packages,
+        where="envs/facility.toml: debian.packages",
+        what=f"Debian {suite} base packages",
+        source="envs/facility.toml",
     )
-    outputs[NOTEBOOK_DEBIAN_LOCK] = render_debian(
-        debian.pin(
-            facility.notebook_debian,
-            versions,
-            where="envs/facility.toml: roles.singleuser.debian",
-            suite=facility.debian.suite,
-        ),
-        header=_header(
-            f"Debian {facility.debian.suite} notebook-layer packages",
-            f"{mirror} + envs/facility.toml",
-            all_digest,
-        ),
+    outputs[NOTEBOOK_DEBIAN_LOCK] = debian_lock(
+        facility.notebook_debian,
+        where="envs/facility.toml: roles.singleuser.debian",
+        what=f"Debian {suite} notebook-layer packages",
+        source="envs/facility.toml",
     )
     for name, experiment in sorted(project.experiments.items()):
         sets = image_sets(facility, experiment)
@@ -258,18 +253,11 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
                     all_digest,
                 ),
             )
-        outputs[lock_files["debian"]] = render_debian(
-            debian.pin(
-                experiment.apt,
-                versions,
-                where=f"{experiment.source}: packages.apt",
-                suite=facility.debian.suite,
-            ),
-            header=_header(
-                f"{experiment.title} Debian packages",
-                f"{mirror} + images/{name}/experiment.toml",
-                all_digest,
-            ),
+        outputs[lock_files["debian"]] = debian_lock(
+            experiment.apt,
+            where=f"{experiment.source}: packages.apt",
+            what=f"{experiment.title} Debian packages",
+            source=f"images/{name}/experiment.toml",
         )
 
     files_digest = {str(p): file_digest(text) for p, text in sorted(outputs.items())}
