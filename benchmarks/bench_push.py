@@ -121,7 +121,7 @@ def main() -> None:
         profiles = _profiles(folder / "profiles", {p["experiment"]: p["pinned"] for p in pushes})
     result["profiles"] = profiles
     (RESULTS / "push.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(machine_line(result["machine"]))
+    print(machine_line(result))
     print("| pair | push [s] | layers sent / reused | layer MB sent | MB stored |")
     print("|---|---:|---:|---:|---:|")
     for push in pushes:
