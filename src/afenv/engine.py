@@ -380,7 +380,11 @@ class Engine:
         digest = ""
         try:
             stream = self._client.api.push(
-                repository, tag=tag, stream=True, decode=True, auth_config=dict(auth or {}) or None
+                repository,
+                tag=tag,
+                stream=True,
+                decode=True,
+                auth_config=dict(auth) if auth else None,
             )
             for chunk in stream:
                 if "error" in chunk:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from afenv.ci.plan import (
     CACHE_FOLDER,
     CACHE_KEY,
@@ -22,6 +20,7 @@ from afenv.ci.plan import (
     Plan,
     comment,
     describe,
+    to_yaml,
 )
 from afenv.hub.push import PASSWORD, USERNAME
 
@@ -153,7 +152,7 @@ def workflow(plan: Plan) -> dict[str, Any]:
 
 
 def render(plan: Plan) -> str:
-    text = yaml.safe_dump(workflow(plan), sort_keys=False, default_flow_style=False, width=1000)
+    text = to_yaml(workflow(plan))
     for action in ACTIONS.values():
         # A YAML comment after the pin: safe_dump cannot write one.
         text = text.replace(f"uses: {action.uses}\n", f"uses: {action.uses} # {action.release}\n")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from afenv.ci.plan import (
     CACHE_FOLDER,
     CACHE_KEY,
@@ -21,6 +19,7 @@ from afenv.ci.plan import (
     Plan,
     comment,
     describe,
+    to_yaml,
 )
 from afenv.hub.push import PASSWORD, USERNAME
 
@@ -93,5 +92,5 @@ def pipeline(plan: Plan) -> dict[str, Any]:
 
 
 def render(plan: Plan) -> str:
-    text = yaml.safe_dump(pipeline(plan), sort_keys=False, default_flow_style=False, width=1000)
+    text = to_yaml(pipeline(plan))
     return _header(plan) + text

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
+import yaml
+
 from afenv.hub.push import PASSWORD, USERNAME, parse_registry
 from afenv.lock.files import INPUTS, LOCK_DIR, experiment_lock_files
 from afenv.spec import Project
@@ -38,6 +40,7 @@ __all__ = [
     "comment",
     "describe",
     "make_plan",
+    "to_yaml",
 ]
 
 # The checkout's afenv, as scripts/setup.sh installs it (with the Docker engine).
@@ -186,6 +189,12 @@ def describe(plan: Plan, platform: str) -> list[str]:
             f"{plan.registry}, on the runner that holds the images and the validation record."
         )
     return lines
+
+
+def to_yaml(document: Mapping[str, object]) -> str:
+    """A workflow or pipeline as both renderers write it: keys in the plan's order, block
+    style, no line folding (a folded `run:` line would still work, but reads badly)."""
+    return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False, width=1000)
 
 
 def comment(lines: list[str]) -> str:
