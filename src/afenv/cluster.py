@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from afenv.engine import Container, Engine, ExecResult, Run
+from afenv.engine import CLUSTER_ROLE, Container, Engine, ExecResult, Run
 from afenv.options import MAX_CONTAINER_LIFETIME, GridOptions
 
 __all__ = [
     "DATA",
     "SCHEDULER_ADDRESS",
+    "SCHEDULER_COMMAND",
     "Cluster",
     "as_client",
     "grid_volumes",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 SCHEDULER_ADDRESS = "tcp://scheduler:8786"
+# The scheduler container's host name is "scheduler"; its dashboard listens on 8787.
+SCHEDULER_COMMAND = ["dask", "scheduler", "--port", "8786", "--dashboard-address", ":8787"]
 DATA = "/data"
 CA_DIR = "/etc/grid-security/certificates"
 # Where voms-proxy-init leaves the proxy of the images' user (uid 1000): the client's preload
@@ -121,7 +124,7 @@ def _start(
         network=network,
         volumes=volumes,
         user=user,
-        labels={"io.afenv.cluster-role": role},
+        labels={CLUSTER_ROLE: role},
     )
 
 
@@ -186,7 +189,7 @@ def start_cluster(
             scheduler=start(
                 worker_image,
                 "scheduler",
-                ["dask", "scheduler", "--port", "8786", "--dashboard-address", ":8787"],
+                SCHEDULER_COMMAND,
             ),
             workers=[
                 start(worker_image, f"worker-{index}", worker_command(index))

@@ -39,11 +39,15 @@ from afenv.errors import BuildError, ConfigError, DockerUnavailable
 
 __all__ = [
     "BOOTSTRAP_REPOSITORY",
+    "CLUSTER_ROLE",
+    "HOME",
+    "HUB_USER",
     "OWNER",
     "PURPOSE",
     "RUN",
     "TRANSPORT_ERRORS",
     "Container",
+    "ContainerInfo",
     "Engine",
     "ExecResult",
     "ImageInfo",
@@ -64,6 +68,14 @@ RUN = PREFIX + "run"
 OWNER = PREFIX + "owner"
 PURPOSE = PREFIX + "purpose"
 _RUN_LABELS = frozenset({RUN, OWNER, PURPOSE})
+# Besides a run label: the role of a container in a Dask cluster afenv started, and the hub user
+# a hub's container or network belongs to.
+CLUSTER_ROLE = PREFIX + "cluster-role"
+HUB_USER = PREFIX + "hub-user"
+# A hub user's home volume: the only object afenv makes that outlives its run (it carries OWNER
+# and HOME, never RUN), so that neither `afenv clean` nor `afenv hub down` deletes a user's
+# files; only `afenv hub down --remove-homes` does, found by this label.
+HOME = PREFIX + "home"
 
 # Image labels every afenv image (and the bootstrapped base) carries.
 ROLE = PREFIX + "role"
@@ -165,6 +177,14 @@ class RegistryRefused(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    name: str
+    image: str  # the reference it was created from
+    status: str  # created, running, exited…
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -475,7 +495,12 @@ class Engine:
         return ExecResult(code, stdout, stderr)
 
     def new_run(self, purpose: str) -> Run:
-        run_id = secrets.token_hex(4)
+        return self.join_run(secrets.token_hex(4), purpose)
+
+    @staticmethod
+    def join_run(run_id: str, purpose: str) -> Run:
+        """The run ``run_id`` that another afenv process started (a hub's spawner adds to the
+        run of `afenv hub up`, whose `hub down` removes it)."""
         labels = {RUN: run_id, OWNER: f"afenv {__version__}", PURPOSE: purpose}
         return Run(id=run_id, purpose=purpose, labels=labels)
 
@@ -487,6 +512,47 @@ class Engine:
 
     def create_volume(self, run: Run, name: str) -> str:
         return str(self._client.volumes.create(name, labels=dict(run.labels)).name)
+
+    def network_gateway(self, name: str) -> str:
+        """The host's address on a bridge network: where its containers reach the host."""
+        network = self._client.networks.get(name)
+        return str(network.attrs["IPAM"]["Config"][0]["Gateway"])
+
+    def connect_network(self, network: str, container: str) -> None:
+        self._client.networks.get(network).connect(container)
+
+    def home_volume(self, name: str, user: str) -> str:
+        """The home volume of hub user ``user``, created on first use (never with a run label:
+        see :data:`HOME`)."""
+        volumes = self._client.volumes.list(filters={"name": name, "label": f"{HOME}={user}"})
+        if any(volume.name == name for volume in volumes):
+            return name
+        labels = {OWNER: f"afenv {__version__}", HOME: user}
+        return str(self._client.volumes.create(name, labels=labels).name)
+
+    def home_volumes(self) -> list[str]:
+        return sorted(v.name for v in self._client.volumes.list(filters={"label": HOME}))
+
+    def remove_home_volumes(self) -> list[str]:
+        removed = []
+        for volume in self._client.volumes.list(filters={"label": HOME}):
+            if _gone_after(lambda v: v.remove(force=True), volume):
+                removed.append(volume.name)
+        return sorted(removed)
+
+    def run_containers(self, run: Run, **labels: str) -> list[ContainerInfo]:
+        """The containers of ``run`` (with ``labels`` too), running or not."""
+        selector = [f"{RUN}={run.id}", *(f"{key}={value}" for key, value in labels.items())]
+        listed = self._client.containers.list(all=True, filters={"label": selector}, sparse=True)
+        return [
+            ContainerInfo(
+                name=_name_of(container),
+                image=str(container.attrs.get("Image", "")),
+                status=str(container.attrs.get("State", "")),
+                labels=dict(container.attrs.get("Labels") or {}),
+            )
+            for container in listed
+        ]
 
     def start(
         self,
@@ -519,21 +585,27 @@ class Engine:
         )
         return Container(sdk)
 
-    def remove_run(self, run: Run) -> None:
-        """Remove every container, network and volume of one run, found by its label (so one
-        interrupted between create and start goes too)."""
-        self._remove({"label": f"{RUN}={run.id}"})
+    def remove_run(self, run: Run, **labels: str) -> dict[str, list[str]]:
+        """Remove every container, network and volume of one run (those with ``labels`` too),
+        found by its label (so one interrupted between create and start goes too)."""
+        selector = [f"{RUN}={run.id}", *(f"{key}={value}" for key, value in labels.items())]
+        return self._remove({"label": selector})
 
-    def clean(self) -> dict[str, list[str]]:
-        """Remove everything afenv created and a killed run left (never images)."""
-        return self._remove({"label": RUN})
+    def clean(self, keep_runs: Iterable[str] = ()) -> dict[str, list[str]]:
+        """Remove everything afenv created and a killed run left (never images), except what
+        belongs to the runs ``keep_runs`` (a hub that is running)."""
+        return self._remove({"label": RUN}, keep_runs=frozenset(keep_runs))
 
-    def _remove(self, selector: dict[str, str]) -> dict[str, list[str]]:
+    def _remove(
+        self, selector: Mapping[str, str | list[str]], keep_runs: frozenset[str] = frozenset()
+    ) -> dict[str, list[str]]:
         removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
         kinds: tuple[tuple[str, list[Any], Callable[[Any], None]], ...] = (
             (
+                # sparse: the list alone, no inspect of each container, which would fail for
+                # one that another cleanup (a spawner's, the hub's) removes meanwhile.
                 "containers",
-                self._client.containers.list(all=True, filters=selector),
+                self._client.containers.list(all=True, filters=selector, sparse=True),
                 lambda container: container.remove(force=True),
             ),
             ("networks", self._client.networks.list(filters=selector), lambda n: n.remove()),
@@ -545,9 +617,23 @@ class Engine:
         )
         for kind, objects, remove in kinds:
             for thing in objects:
+                if _run_of(thing) in keep_runs:
+                    continue
                 if _gone_after(remove, thing):
-                    removed[kind].append(thing.name)
+                    removed[kind].append(_name_of(thing))
         return removed
+
+
+def _name_of(thing: Any) -> str:
+    """A network's or volume's name, or a sparsely listed container's (under Names)."""
+    names = thing.attrs.get("Names")
+    return str(names[0].lstrip("/")) if names else str(thing.name)
+
+
+def _run_of(thing: Any) -> str | None:
+    """The run label of a container (labels under Config), network or volume (at the top)."""
+    labels = thing.attrs.get("Config", thing.attrs).get("Labels") or {}
+    return labels.get(RUN)
 
 
 def _gone_after(remove: Callable[[Any], None], thing: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import http.client
+import socket
 import ssl
 import tempfile
 import urllib.error
@@ -19,10 +20,17 @@ from pathlib import Path
 
 from afenv.errors import FetchError
 
-__all__ = ["ca_bundle", "download", "fetch_bytes", "tool_env"]
+__all__ = ["ca_bundle", "download", "fetch_bytes", "free_port", "tool_env"]
 
 _TIMEOUT = 60.0
 _CHUNK = 1 << 20
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (the kernel's choice; a server binds it next)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def ca_bundle(env: Mapping[str, str]) -> Path | None:

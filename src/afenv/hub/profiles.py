@@ -36,7 +36,7 @@ import yaml
 
 from afenv.errors import ConfigError
 from afenv.hub.pairs import Pair
-from afenv.spec.grammar import RULES
+from afenv.spec.grammar import check_option, shown
 from afenv_runtime.gridenv import CVMFS_GRID, IMAGE_GRID
 
 __all__ = [
@@ -160,14 +160,12 @@ class ProfileOptions:
                 ) from None
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:56] + "...'"
+_shown = shown
 
 
 def _check(option: str, value: str | None, rule: str) -> None:
-    if value is not None and not RULES[rule].accepts(value):
-        raise ConfigError(f"{option}: {_shown(value)} is not {RULES[rule].says}")
+    if value is not None:
+        check_option(option, value, rule)
 
 
 # -- which pairs, which default -----------------------------------------------------------------

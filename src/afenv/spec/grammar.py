@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["RULES", "Rule", "canonical_name"]
+from afenv.errors import ConfigError
+
+__all__ = ["RULES", "Rule", "canonical_name", "check_option", "shown"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,20 @@ RULES: dict[str, Rule] = {
         "HOST[:PORT][/PREFIX] (lower-case host, optional port, repository path)",
         200,
     ),
+    # A hub user: it names the user's containers, network and home volume, and JupyterHub
+    # puts it in URLs (/user/<name>/), so no escaping is ever needed.
+    "hub_user": _rule(
+        r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]",
+        "lower-case letters, digits, '-' (first a letter)",
+        32,
+    ),
+    # An IPv4 address the hub listens on (the engine's bridge and the proxy take IPv4 here).
+    "ipv4": _rule(
+        r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+        r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+        "an IPv4 address such as 127.0.0.1",
+        15,
+    ),
     "timestamp": _rule(
         r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
         "a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ",
@@ -98,3 +114,17 @@ def canonical_name(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return str(canonicalize_name(name))
+
+
+def shown(value: object, width: int = 60) -> str:
+    """A value as an error message may quote it: one line, bounded."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 4] + "...'"
+
+
+def check_option(option: str, value: str, rule: str) -> str:
+    """``value`` of command-line option ``option`` if it matches ``rule``; else the one-line
+    error naming the option and the rule."""
+    if not RULES[rule].accepts(value):
+        raise ConfigError(f"{option}: {shown(value)} is not {RULES[rule].says}")
+    return value

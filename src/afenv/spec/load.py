@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from afenv.engine import check_reference
 from afenv.errors import ConfigError
-from afenv.spec.grammar import RULES, canonical_name
+from afenv.spec.grammar import RULES, canonical_name, shown
 from afenv.spec.model import (
     PLATFORM_RE,
     ROLES,
@@ -46,10 +46,7 @@ _MAX_REQUIREMENT = 200
 _MAX_CPUS = 256  # cores a notebook pod may ask for: a node's worth, not a typo's
 
 
-def _shown(value: str, width: int = 60) -> str:
-    """A value as an error message may quote it: one line, bounded."""
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 4] + "...'"
+_shown = shown
 
 
 class _Table:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from afenv.hostnet import free_port
+
 __all__ = ["CERTS_D", "Registry", "free_port", "htpasswd", "serve", "trust_in_engine"]
 
 CERTS_D = Path("/etc/docker/certs.d")
@@ -29,12 +31,6 @@ class Registry:
     address: str  # host:port as images name it
     storage: Path
     log: Path
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def htpasswd(path: Path, user: str, password: str) -> Path:

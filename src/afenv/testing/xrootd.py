@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from afenv.hostnet import free_port
+
 # Prints the protocol ROOT really opens argv[1] with: "root" through XRootD, "file" when its
 # locality shortcut reads the file directly. Run it in a fresh python: settings made in a process
 # (TFile.ForceRemote) change the answer.
@@ -51,12 +53,6 @@ def hosts() -> tuple[str, str]:
     own_address = socket.gethostbyname(own_name)
     other = next(a for a in ("127.0.0.2", "127.0.0.3") if a != own_address)
     return own_name, other
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_port(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
