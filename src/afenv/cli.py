@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import json
 import os
 import signal
@@ -174,6 +176,49 @@ def _hub_parser(commands: Any, output: argparse.ArgumentParser) -> None:
     hub_commands = hub.add_subparsers(
         dest="hub_command", required=True, metavar="COMMAND", parser_class=_Parser
     )
+    up = hub_commands.add_parser(
+        "up",
+        parents=[output],
+        help="start a JupyterHub on this host offering every validated pair",
+    )
+    up.add_argument(
+        "--users",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="who may log in: NAME:BCRYPT lines (`afenv hub passwd FILE NAME`, htpasswd -B)",
+    )
+    up.add_argument(
+        "--admin", action="append", default=[], metavar="NAME", help="a hub admin (repeatable)"
+    )
+    up.add_argument(
+        "--ip", default="127.0.0.1", help="the address the hub listens on (default 127.0.0.1)"
+    )
+    up.add_argument("--port", type=int, default=8000, help="its port (default 8000)")
+    up.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Dask workers in each user's cluster, one thread each (default 2)",
+    )
+    down = hub_commands.add_parser(
+        "down",
+        parents=[output],
+        help="stop the hub, every server and cluster it started; users' homes stay",
+    )
+    down.add_argument(
+        "--remove-homes", action="store_true", help="also delete every hub user's home volume"
+    )
+    hub_commands.add_parser(
+        "status", parents=[output], help="the hub's users, servers, images and Dask clusters"
+    )
+    passwd = hub_commands.add_parser(
+        "passwd",
+        parents=[output],
+        help="add a user to a users file or change their password (asked, or stdin's first line)",
+    )
+    passwd.add_argument("file", type=Path, metavar="FILE")
+    passwd.add_argument("name", metavar="NAME")
     profiles = hub_commands.add_parser(
         "profiles",
         parents=[output],
@@ -296,6 +341,8 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
 def _run(args: argparse.Namespace, env: dict[str, str], ui: UI) -> int:
     if args.command == "init":
         return _init(args)
+    if args.command == "hub" and args.hub_command == "passwd":
+        return _hub_passwd(args)
     from afenv.spec import load_project
 
     session = pipeline.Session(project=load_project(args.project), env=env, ui=ui)
@@ -489,7 +536,92 @@ def _hub_profiles(session: pipeline.Session, args: argparse.Namespace, docker: E
     return 0
 
 
-_HUB_COMMANDS = {"profiles": _hub_profiles}
+def _hub_up(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    settings = pipeline.hub_up(
+        session,
+        ip=args.ip,
+        port=args.port,
+        users_file=args.users,
+        admins=args.admin,
+        workers=args.workers,
+        docker=docker,
+    )
+    offers = ", ".join(f"{offer.experiment} ({offer.title})" for offer in settings.offers)
+    _print(
+        args,
+        {
+            "url": settings.url,
+            "pid": settings.pid,
+            "offers": [o.experiment for o in settings.offers],
+        },
+        f"hub running at {settings.url}/hub/ (pid {settings.pid}); offers {offers}\n"
+        f"log: {settings.state_dir}/hub.log; stop it with `afenv hub down`",
+    )
+    return 0
+
+
+def _hub_down(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    stopped = pipeline.hub_down(session, remove_homes=args.remove_homes, docker=docker)
+    left = sum(len(names) for names in stopped.removed.values())
+    homes = (
+        f"removed {len(stopped.homes_removed)} home volumes"
+        if args.remove_homes
+        else f"kept {len(stopped.homes_kept)} home volumes (--remove-homes deletes them)"
+    )
+    head = "hub stopped" if stopped.was_running else "no hub was running"
+    _print(
+        args,
+        dataclasses.asdict(stopped),
+        f"{head}; removed {left} leftover containers and networks; {homes}",
+    )
+    return 0
+
+
+def _hub_status(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    data = pipeline.hub_status(session, docker).as_dict()
+    if not data["running"]:
+        text = f"no hub is running; {len(data['homes'])} home volumes"
+    else:
+        lines = [
+            f"hub at {data['url']}/hub/ (pid {data['pid']}); offers {', '.join(data['offers'])}"
+        ]
+        for user in data["users"]:
+            admin = " (admin)" if user["admin"] else ""
+            lines.append(f"  {user['name']}{admin}: server {user['server']}")
+            if user["image"]:
+                lines.append(f"    image {user['image']}")
+            for name, state in sorted(user["cluster"].items()):
+                lines.append(f"    {name} {state}")
+        text = "\n".join(lines)
+    _print(args, data, text)
+    return 0
+
+
+_HUB_COMMANDS = {
+    "profiles": _hub_profiles,
+    "up": _hub_up,
+    "down": _hub_down,
+    "status": _hub_status,
+}
+
+
+def _hub_passwd(args: argparse.Namespace) -> int:
+    """Add a user to a users file or change their password (no project, no engine)."""
+    from afenv.hub.users import set_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("password: the two entries differ; nothing changed")
+    else:  # a script's: the first line of standard input
+        password = sys.stdin.readline().rstrip("\n")
+    new = set_password(args.file, args.name, password)
+    _print(
+        args,
+        {"file": str(args.file), "user": args.name, "new": new},
+        f"{args.file}: {'added' if new else 'changed the password of'} {args.name}",
+    )
+    return 0
 
 
 def _ci_pipeline(session: pipeline.Session, args: argparse.Namespace) -> int:
@@ -530,8 +662,7 @@ def _list(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -
 
 
 def _clean(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
-    del session  # cleanup is by run label, whatever the project
-    removed = docker.clean()
+    removed = pipeline.clean(session, docker)
     _print(args, removed, f"removed {sum(len(v) for v in removed.values())} objects")
     return 0
 

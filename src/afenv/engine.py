@@ -504,9 +504,15 @@ class Engine:
         labels = {RUN: run_id, OWNER: f"afenv {__version__}", PURPOSE: purpose}
         return Run(id=run_id, purpose=purpose, labels=labels)
 
-    def create_network(self, run: Run, name: str, *, internal: bool) -> str:
+    def create_network(
+        self, run: Run, name: str, *, internal: bool, labels: Mapping[str, str] | None = None
+    ) -> str:
         network = self._client.networks.create(
-            name, driver="bridge", internal=internal, labels=dict(run.labels), check_duplicate=True
+            name,
+            driver="bridge",
+            internal=internal,
+            labels={**(labels or {}), **run.labels},
+            check_duplicate=True,
         )
         return str(network.name)
 

@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "DockerUnavailable",
     "FetchError",
+    "HubError",
     "Interrupted",
     "LockError",
     "PushError",
@@ -80,6 +81,12 @@ class PushError(AfenvError):
     """A registry refused a push: credentials, TLS trust, reachability, or the upload itself."""
 
     exit_code = 9
+
+
+class HubError(AfenvError):
+    """The hub `afenv hub up` started did not come up, or one afenv started will not stop."""
+
+    exit_code = 10
 
 
 class Interrupted(AfenvError):

@@ -18,6 +18,7 @@ from afenv import validate as validate_stage
 from afenv.benchmark import default_report_dir, run_benchmark
 from afenv.engine import Engine
 from afenv.errors import ConfigError, LockError
+from afenv.hub import server as hub_server
 from afenv.hub.pairs import collect_pairs
 from afenv.hub.profiles import ProfileOptions, SpawnerKind, write_profiles
 from afenv.hub.push import PushResult, credentials, parse_registry, push_pair
@@ -35,7 +36,11 @@ __all__ = [
     "cache_dir",
     "check_lock",
     "ci",
+    "clean",
+    "hub_down",
     "hub_profiles",
+    "hub_status",
+    "hub_up",
     "images",
     "lock",
     "push",
@@ -276,6 +281,48 @@ def hub_profiles(
             f"that has the images can run; push with `afenv push EXP --registry R`"
         )
     return write_profiles(pairs, options, out, spawner)
+
+
+def hub_up(
+    session: Session,
+    *,
+    ip: str,
+    port: int,
+    users_file: Path,
+    admins: list[str],
+    workers: int,
+    docker: Engine,
+) -> hub_server.HubSettings:
+    """Start a hub offering every validated pair (by its local or pushed reference)."""
+    # Local tags: the hub's engine is the one that built and validated the pairs.
+    pairs = collect_pairs(
+        session.project, session.state.load(), registry=None, include_unvalidated=False, local=True
+    )
+    return hub_server.up(
+        session.project.state_dir,
+        pairs,
+        ip=ip,
+        port=port,
+        users_file=users_file,
+        admins=admins,
+        workers=workers,
+        docker=docker,
+        report=session.ui.info,
+    )
+
+
+def hub_down(session: Session, *, remove_homes: bool, docker: Engine) -> hub_server.Stopped:
+    return hub_server.down(session.project.state_dir, remove_homes=remove_homes, docker=docker)
+
+
+def hub_status(session: Session, docker: Engine) -> hub_server.HubStatus:
+    return hub_server.status(session.project.state_dir, docker=docker)
+
+
+def clean(session: Session, docker: Engine) -> dict[str, list[str]]:
+    """Remove what afenv runs left, except a running hub's (`afenv hub down` stops that)."""
+    running = hub_server.running_run(session.project.state_dir)
+    return docker.clean(keep_runs=() if running is None else (running,))
 
 
 def _check_output_folder(out: Path) -> None:

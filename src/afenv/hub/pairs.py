@@ -41,6 +41,7 @@ def collect_pairs(
     registry: str | None,
     include_unvalidated: bool,
     built: Mapping[str, Mapping[str, str]] | None = None,
+    local: bool = False,
 ) -> list[Pair]:
     """One pair per experiment of ``project``, by name: the promoted one, if it passed
     validation; else, with ``include_unvalidated``, the one in ``built`` (experiment -> role ->
@@ -50,7 +51,7 @@ def collect_pairs(
     ``state_data`` is afenv's state (:meth:`afenv.state.State.load`). Images pushed to a
     registry are offered by their pinned digests, from ``registry`` when they went to several;
     never-pushed images by their local content-hash tags, which only the host that built them
-    has.
+    has. With ``local``, always those tags (a hub on this host, whatever was pushed where).
     """
     target = None if registry is None else str(parse_registry(registry))
     state = _StateView(project, state_data)
@@ -64,7 +65,11 @@ def collect_pairs(
             references = {role: built[name][role] for role in ROLES}
         else:
             continue
-        pinned = state.pinned(name, references, target, validated=validation is not None)
+        pinned = (
+            dict(references)
+            if local
+            else state.pinned(name, references, target, validated=validation is not None)
+        )
         pairs.append(
             Pair(
                 experiment=name,
