@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,24 +27,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ds import machine, machine_line
+from common import RESULTS, ROOT, afenv_cli
 
 from afenv.testing import registry
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _afenv(*args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"afenv {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - started, done
 
 
 def _stored(storage: Path) -> int:
@@ -54,7 +38,7 @@ def _stored(storage: Path) -> int:
 
 def _push(experiment: str, target: str, storage: Path) -> dict[str, Any]:
     before = _stored(storage)
-    seconds, done = _afenv("push", experiment, "--registry", target, "--force", "--json")
+    seconds, done = afenv_cli("push", experiment, "--registry", target, "--force", "--json")
     result = json.loads(done.stdout)
     return {
         "pinned": {image["role"]: image["pinned"] for image in result["images"]},
@@ -110,7 +94,10 @@ def main() -> None:
         folder = Path(scratch)
         storage = folder / "storage"
         storage.mkdir()
-        with registry.serve(folder, host="127.0.0.1", storage=storage) as served:
+        # The registry is gone after the run: so are its tags and the pushes state recorded.
+        with registry.serve(
+            folder, host="127.0.0.1", storage=storage, state_dir=ROOT / ".afenv"
+        ) as served:
             target = f"{served.address}/bench"
             pushes = [_push(name, target, storage) for name in ("cms", args.second)]
         result: dict[str, Any] = {"machine": machine(), "pushes": pushes}

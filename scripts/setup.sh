@@ -10,13 +10,17 @@ bash scripts/ensure-docker.sh
 # tests/bench/test_xrootd.py serves its inputs from a real XRootD server on loopback;
 # tests/images/test_push.py pushes to a real registry (Debian's docker-registry, distribution 2.8).
 # tests/unit/test_ci.py runs gitlab-ci-local, which copies the checkout with rsync.
+# tests/images/test_hub.py logs in to `afenv hub up`'s hub with a real browser (chromium);
+# npm brings the hub's proxy and the CI checkers below.
 if ! command -v xrootd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1 \
-    || ! command -v rsync >/dev/null 2>&1; then
+    || ! command -v rsync >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 \
+    || ! command -v npm >/dev/null 2>&1; then
     apt-get update -qq
     # policy-rc.d: the package would start its own registry service on :5000; tests start theirs.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        xrootd-server xrootd-client docker-registry rsync >/dev/null
+        xrootd-server xrootd-client docker-registry rsync chromium \
+        $(command -v npm >/dev/null 2>&1 || echo npm) >/dev/null
     rm -f /usr/sbin/policy-rc.d
 fi
 

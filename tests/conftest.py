@@ -15,8 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Image tests are slow: let the fast tiers fail first.
-    items.sort(key=lambda item: item.get_closest_marker("docker") is not None)
+    # Image tests are slow: let the fast tiers fail first. Hub tests last: the hub offers every
+    # pair validated by then, and validating fcc earlier would change what the push tests see
+    # (they push fcc's pair before it was ever validated).
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("docker") is not None,
+            item.get_closest_marker("hub") is not None,
+        )
+    )
 
 
 @pytest.fixture

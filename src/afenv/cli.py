@@ -201,6 +201,19 @@ def _hub_parser(commands: Any, output: argparse.ArgumentParser) -> None:
         default=2,
         help="Dask workers in each user's cluster, one thread each (default 2)",
     )
+    up.add_argument(
+        "--cvmfs",
+        type=Path,
+        metavar="DIR",
+        help="the host's CVMFS mount, read-only at /cvmfs in every server and worker",
+    )
+    up.add_argument(
+        "--ca-dir",
+        type=Path,
+        metavar="DIR",
+        help="a hashed CA directory, read-only at /etc/grid-security/certificates (wins over "
+        "CVMFS's)",
+    )
     down = hub_commands.add_parser(
         "down",
         parents=[output],
@@ -544,6 +557,7 @@ def _hub_up(session: pipeline.Session, args: argparse.Namespace, docker: Engine)
         users_file=args.users,
         admins=args.admin,
         workers=args.workers,
+        grid=GridOptions(cvmfs=args.cvmfs, ca_dir=args.ca_dir),
         docker=docker,
     )
     offers = ", ".join(f"{offer.experiment} ({offer.title})" for offer in settings.offers)

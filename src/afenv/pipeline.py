@@ -23,7 +23,7 @@ from afenv.hub.pairs import collect_pairs
 from afenv.hub.profiles import ProfileOptions, SpawnerKind, write_profiles
 from afenv.hub.push import PushResult, credentials, parse_registry, push_pair
 from afenv.inventory import list_images
-from afenv.options import BenchOptions, BuildOptions, ClusterOptions
+from afenv.options import BenchOptions, BuildOptions, ClusterOptions, GridOptions
 from afenv.spec import Experiment, Project, with_benchmark
 from afenv.state import State
 from afenv.ui import UI
@@ -291,6 +291,7 @@ def hub_up(
     users_file: Path,
     admins: list[str],
     workers: int,
+    grid: GridOptions,
     docker: Engine,
 ) -> hub_server.HubSettings:
     """Start a hub offering every validated pair (by its local or pushed reference)."""
@@ -306,6 +307,7 @@ def hub_up(
         users_file=users_file,
         admins=admins,
         workers=workers,
+        grid=grid,
         docker=docker,
         report=session.ui.info,
     )

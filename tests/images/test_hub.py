@@ -22,15 +22,19 @@ import pytest
 from afenv import engine
 from afenv.hostnet import free_port
 from afenv.hub.users import set_password
+from afenv.testing import credentials
 from afenv.testing.hubclient import Hub
 from afenv.testing.kernel import KernelOutput, execute
 
 from ..bench import reference
 from .conftest import LABELS, ROOT, afenv
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
 HUB_DIR = ROOT / ".afenv" / "hub"
+ARTIFACTS = ROOT / "reports" / "test-artifacts" / "hub"
+CHROMIUM = "/usr/bin/chromium"  # Debian's (scripts/setup.sh)
+BROWSER_TIMEOUT_MS = 300_000  # a first JupyterLab load on a busy 2-core host
 ALICE, BOB = "test-alice", "test-bob"  # alice is listed as admin; bob is created over the API
 EVENTS = 20_000
 WORKERS = 2
@@ -67,24 +71,35 @@ def _remove_homes(client: docker.DockerClient) -> None:
 
 
 @pytest.fixture(scope="module")
+def fcc_validated(cms_images: dict[str, Any]) -> None:  # noqa: ARG001 (cms's layers first)
+    """A second validated pair, so that the spawn form has a choice to make."""
+    result = afenv("build", "fcc", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
 def hub(
     tmp_path_factory: pytest.TempPathFactory,
     client: docker.DockerClient,
     cms_validated: dict[str, Any],  # noqa: ARG001 (the hub offers validated pairs only)
+    fcc_validated: None,  # noqa: ARG001
 ) -> Iterator[RunningHub]:
     _remove_homes(client)  # a previous, interrupted session's
-    users = tmp_path_factory.mktemp("hub") / "users"
+    directory = tmp_path_factory.mktemp("hub")
+    users = directory / "users"
+    # A CVMFS tree whose grid.cern.ch holds a test CA: every server and worker gets it.
+    cvmfs = credentials.fake_cvmfs(directory / "cvmfs", credentials.make(directory / "creds"))
     passwords = {ALICE: secrets.token_urlsafe(12), BOB: secrets.token_urlsafe(12)}
     for name, password in passwords.items():
         set_password(users, name, password)
     port = free_port()
     result = afenv(
         "hub", "up", "--users", str(users), "--port", str(port), "--admin", ALICE,
-        "--workers", str(WORKERS), "--json",
+        "--workers", str(WORKERS), "--cvmfs", str(cvmfs), "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + (HUB_DIR / "hub.log").read_text()[-3000:]
     up = json.loads(result.stdout)
-    assert up["offers"] == ["cms"]
+    assert up["offers"] == ["cms", "fcc"]
     settings = _settings()
     token = (HUB_DIR / "afenv-token").read_text().strip()
     assert (HUB_DIR / "afenv-token").stat().st_mode & 0o777 == 0o600
@@ -129,6 +144,8 @@ with warnings.catch_warnings(record=True) as caught:
     client.wait_for_workers({WORKERS}, timeout=120)
     info = client.scheduler_info()
     link = client.dashboard_link
+    ca_dirs = {{"notebook": os.environ.get("X509_CERT_DIR"),
+               **client.run(lambda: __import__("os").environ.get("X509_CERT_DIR"))}}
     client.close()
 home = Path.home()
 subprocess.run(["afenv-bench", "ds", "generate", "--events", "{EVENTS}", "--files", "2",
@@ -144,7 +161,7 @@ print(json.dumps({{
     "workers": sorted(w["name"] for w in info["workers"].values()),
     "scheduler": info["address"], "dashboard": link, "uid": os.getuid(),
     "bench_code": bench.returncode, "bench_stderr": bench.stderr[-2000:],
-    "cutflow": report.get("cutflow"),
+    "cutflow": report.get("cutflow"), "ca_dirs": sorted(set(ca_dirs.values())),
 }}))
 """
 
@@ -195,11 +212,21 @@ def test_the_notebook_client_gets_the_users_cluster_from_the_partner_image(
     assert images["notebook"] == singleuser_image
     assert images["scheduler"] == images["worker"] == worker_image
     assert not any("/var/run/docker.sock" in json.dumps(c.attrs["Mounts"]) for c in mine)
+    # `afenv hub status` says the same.
+    status = afenv("hub", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    (listed,) = [u for u in json.loads(status.stdout)["users"] if u["name"] == ALICE]
+    assert listed["server"] == "ready"
+    assert listed["admin"] is True
+    assert listed["image"] == singleuser_image
+    assert sorted(listed["cluster"].values()) == ["running"] * (1 + WORKERS)
 
     result = _last_json(_run(hub, ALICE, token, _DASK_RUN))
     assert result["warnings"] == []  # no VersionMismatchWarning, no other warning either
     assert result["workers"] == [f"worker-{i}" for i in range(1, WORKERS + 1)]
     assert result["uid"] == 1000
+    # CVMFS's CA directory in the notebook and on every worker (the start-up's choice).
+    assert result["ca_dirs"] == ["/cvmfs/grid.cern.ch/etc/grid-security/certificates"]
     assert result["dashboard"] == f"/user/{ALICE}/proxy/scheduler:8787/status"
     assert result["bench_code"] == 0, result["bench_stderr"]
     assert "Error in <" not in result["bench_stderr"]
@@ -256,6 +283,51 @@ print(json.dumps({{"alice": reach({address!r}), "own": own}}))
         assert address in back
     finally:
         hub.hub.stop(BOB)
+
+
+def test_a_browser_logs_in_picks_an_experiment_and_reaches_jupyterlabs_dask_panel(
+    hub: RunningHub,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    if BOB not in {u["name"] for u in hub.hub.api("GET", "/users")}:
+        hub.hub.api("POST", f"/users/{BOB}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.set_default_timeout(BROWSER_TIMEOUT_MS)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{hub.hub.url}/hub/login")
+            page.fill("#username_input", BOB)
+            page.fill("#password_input", hub.passwords[BOB])
+            page.click("#login_submit")
+            page.wait_for_url("**/hub/spawn**")
+            # The form offers every validated pair, by the experiments' titles.
+            options = page.locator("select[name=image] option").all_inner_texts()
+            assert sorted(o.strip() for o in options) == ["CMS", "FCC"]
+            page.screenshot(path=ARTIFACTS / "spawn-form.png")
+            page.select_option("select[name=image]", label="CMS")
+            page.click("#spawn_form [type=submit]")
+            page.wait_for_url(f"**/user/{BOB}/lab**")
+            page.wait_for_selector(".jp-LabShell")
+            # The Dask extension's panel, in the left side bar.
+            page.click(".lm-TabBar-tab[data-id=dask-dashboard-launcher]")
+            panel = page.locator("#dask-dashboard-launcher")
+            panel.wait_for(state="visible")
+            # The user's dashboard through the hub's proxy: the panel lists its plots.
+            search = panel.locator("input").first
+            search.fill(f"{hub.hub.url}/user/{BOB}/proxy/scheduler:8787/status")
+            search.press("Enter")
+            panel.get_by_text("Task Stream", exact=False).first.wait_for(state="visible")
+            page.screenshot(path=ARTIFACTS / "jupyterlab-dask-panel.png")
+        finally:
+            browser.close()
+            if "" in (hub.hub.api("GET", f"/users/{BOB}").get("servers") or {}):
+                hub.hub.stop(BOB)
+    assert errors == []  # no uncaught exception in the hub's pages or in JupyterLab
 
 
 def test_stop_removes_the_cluster_and_down_everything_but_the_home(

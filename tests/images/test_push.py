@@ -21,7 +21,7 @@ from afenv.hub.push import PASSWORD, USERNAME
 from afenv.testing import credentials, registry
 from afenv.testing.chart import check_values
 
-from .conftest import afenv
+from .conftest import ROOT, afenv
 
 pytestmark = pytest.mark.docker
 
@@ -37,7 +37,8 @@ def storage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory, storage: Path) -> Iterator[registry.Registry]:
     directory = tmp_path_factory.mktemp("plain-registry")
-    with registry.serve(directory, host="127.0.0.1", storage=storage) as served:
+    state = ROOT / ".afenv"
+    with registry.serve(directory, host="127.0.0.1", storage=storage, state_dir=state) as served:
         yield served
 
 
@@ -168,7 +169,12 @@ def test_tls_and_passwords(
     users = registry.htpasswd(tmp_path / "htpasswd", USER, SECRET)
     good = {USERNAME: USER, PASSWORD: SECRET}
     with registry.serve(
-        tmp_path, host=gateway, storage=storage, tls=(cert, key), users=users
+        tmp_path,
+        host=gateway,
+        storage=storage,
+        tls=(cert, key),
+        users=users,
+        state_dir=ROOT / ".afenv",
     ) as served:
         target = f"{served.address}/{PREFIX}"
         untrusted = afenv("push", "cms", "--registry", target, env=good)

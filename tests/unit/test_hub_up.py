@@ -4,6 +4,7 @@ Authenticator class), the hub's configuration, and what bad input says before an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -130,6 +131,10 @@ def test_settings_round_trip_and_configure_the_hub(tmp_path: Path) -> None:
         "afenv/fcc-singleuser:3": "afenv/fcc-worker:4",
     }
     assert c.PairSpawner.pull_policy == "never"
+    assert c.PairSpawner.grid_volumes == {}  # no --cvmfs, no --ca-dir
+    (tmp_path / "cvmfs").mkdir()
+    configure(c, dataclasses.replace(settings, cvmfs=str(tmp_path / "cvmfs")))
+    assert c.PairSpawner.grid_volumes == {str(tmp_path / "cvmfs"): {"bind": "/cvmfs", "mode": "ro"}}
     assert c.Authenticator.admin_users == {"alice"}
 
 
@@ -153,6 +158,7 @@ def _cli(project: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple
         (["--users", "{users}", "--port", "70000"], r"--port: 70000 is not a TCP port"),
         (["--users", "{users}", "--workers", "0"], r"--workers: 0 is not 1 to 16"),
         (["--users", "{users}", "--admin", "bob"], r"--admin: 'bob' is not in .*users"),
+        (["--users", "{users}", "--cvmfs", "{missing}"], r"--cvmfs: .*missing is not a directory"),
     ],
 )
 def test_hub_up_refuses_bad_input_before_it_starts_anything(

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from afenv.cluster import grid_volumes
 from afenv.hub.auth import UsersFileAuthenticator
 from afenv.hub.settings import HubSettings
 from afenv.hub.spawner import PairSpawner
+from afenv.options import GridOptions
 
 __all__ = ["SERVICE", "SERVICE_SCOPES", "configure"]
 
@@ -52,6 +54,11 @@ def configure(c: Any, settings: HubSettings) -> None:
     spawner.image = settings.offers[0].singleuser
     spawner.partners = {offer.singleuser: offer.worker for offer in settings.offers}
     spawner.dask_workers = settings.workers
+    grid = GridOptions(
+        cvmfs=None if settings.cvmfs is None else Path(settings.cvmfs),
+        ca_dir=None if settings.ca_dir is None else Path(settings.ca_dir),
+    )
+    spawner.grid_volumes = grid_volumes(grid)
     spawner.network_name = settings.network
     spawner.use_internal_ip = True
     spawner.remove = True  # a server's container goes when it stops; the home volume stays

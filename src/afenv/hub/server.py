@@ -41,6 +41,7 @@ from afenv.hub.settings import (  # HubSettings: what up returns
 )
 from afenv.hub.spawner import PURPOSE
 from afenv.hub.users import read_users
+from afenv.options import GridOptions
 from afenv.spec.grammar import check_option
 
 __all__ = ["HubSettings", "HubStatus", "Stopped", "down", "hub_dir", "running_run", "status", "up"]
@@ -116,6 +117,7 @@ def up(
     users_file: Path,
     admins: Sequence[str],
     workers: int,
+    grid: GridOptions,
     docker: Engine,
     report: Callable[[str], None],
 ) -> HubSettings:
@@ -171,6 +173,8 @@ def up(
             admins=tuple(admins),
             offers=offers,
             workers=workers,
+            cvmfs=None if grid.cvmfs is None else str(grid.cvmfs),
+            ca_dir=None if grid.ca_dir is None else str(grid.ca_dir),
         )
         write_private(settings.token_path, secrets.token_hex(32) + "\n")
         path = save_settings(settings)

@@ -47,6 +47,9 @@ class HubSettings:
     admins: tuple[str, ...]
     offers: tuple[HubOffer, ...]
     workers: int  # Dask workers per user, one thread each
+    # The host's CVMFS and CA directory for every server and worker (read-only); None: none.
+    cvmfs: str | None = None
+    ca_dir: str | None = None
     pid: int = 0  # the hub process, once started
 
     @property

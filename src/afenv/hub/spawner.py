@@ -51,6 +51,9 @@ class PairSpawner(DockerSpawner):  # type: ignore[misc]  # dockerspawner is unty
     run_id = Unicode(help="the run label of `afenv hub up`").tag(config=True)
     partners = Dict(help="singleuser image -> the worker image validated with it").tag(config=True)
     dask_workers = Integer(2, help="Dask workers per user, one thread each").tag(config=True)
+    grid_volumes = Dict(help="host CVMFS and CA directory, read-only, on every container").tag(
+        config=True
+    )
 
     _engine: Engine | None = None
 
@@ -100,7 +103,7 @@ class PairSpawner(DockerSpawner):  # type: ignore[misc]  # dockerspawner is unty
             raise web.HTTPError(400, f"{self.image} is not one of afenv's validated pairs")
         user = self.afenv_user
         home = await asyncio.to_thread(self.engine.home_volume, home_volume(user), user)
-        self.volumes = {home: HOME_DIR}
+        self.volumes = {home: HOME_DIR, **self.grid_volumes}
         self.extra_create_kwargs = {"labels": self._labels("notebook")}
         # What a hub killed before it could stop this server left behind.
         await asyncio.to_thread(self._remove_cluster)
@@ -123,7 +126,7 @@ class PairSpawner(DockerSpawner):  # type: ignore[misc]  # dockerspawner is unty
             self.run, dask_network(self.run_id, user), internal=False, labels={HUB_USER: user}
         )
         self.engine.connect_network(network, notebook)
-        home = {home_volume(user): {"bind": HOME_DIR, "mode": "rw"}}
+        volumes = {home_volume(user): {"bind": HOME_DIR, "mode": "rw"}, **self.grid_volumes}
         prefix = f"afenv-hub-{self.run_id}-{user}"
         commands = {"scheduler": SCHEDULER_COMMAND}
         for index in range(1, self.dask_workers + 1):
@@ -136,7 +139,7 @@ class PairSpawner(DockerSpawner):  # type: ignore[misc]  # dockerspawner is unty
                 name=f"{prefix}-{role}",
                 hostname=role,
                 network=network,
-                volumes=home,
+                volumes=volumes,
                 labels=self._labels("scheduler" if role == "scheduler" else "worker"),
             )
 

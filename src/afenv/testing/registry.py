@@ -19,8 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from afenv.hostnet import free_port
+from afenv.state import State
 
-__all__ = ["CERTS_D", "Registry", "free_port", "htpasswd", "serve", "trust_in_engine"]
+__all__ = [
+    "CERTS_D",
+    "Registry",
+    "forget_pushes",
+    "free_port",
+    "htpasswd",
+    "serve",
+    "trust_in_engine",
+]
 
 CERTS_D = Path("/etc/docker/certs.d")
 READY_WITHIN_S = 30
@@ -50,9 +59,12 @@ def serve(
     storage: Path,
     tls: tuple[Path, Path] | None = None,
     users: Path | None = None,
+    state_dir: Path | None = None,
 ) -> Iterator[Registry]:
     """Run a registry on ``host`` (a free port) until the block ends; ``storage`` may be shared
-    by registries started one after the other, so the layers one received are in the next."""
+    by registries started one after the other, so the layers one received are in the next.
+    At the end the engine's references to it go, and so do the pushes to it recorded in the
+    afenv state in ``state_dir``."""
     if shutil.which("docker-registry") is None:
         raise RuntimeError("docker-registry is not installed (Debian: docker-registry)")
     port = free_port(host)
@@ -74,12 +86,45 @@ def serve(
         process = subprocess.Popen(
             ["docker-registry", "serve", str(config)], stdout=output, stderr=subprocess.STDOUT
         )
+    address = f"{host}:{port}"
     try:
         _wait_listening(host, port, process, log)
-        yield Registry(address=f"{host}:{port}", storage=storage, log=log)
+        yield Registry(address=address, storage=storage, log=log)
     finally:
         process.terminate()
         process.wait(timeout=30)
+        _forget_references(address)
+        if state_dir is not None:
+            forget_pushes(state_dir, address)
+
+
+def _forget_references(address: str) -> None:
+    """The engine's tags and digests naming this registry go with it (a push leaves a tag, a
+    pull by digest a digest): the images stay under their own tags."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        for image in client.images.list():
+            names = [*image.tags, *image.attrs.get("RepoDigests", [])]
+            for name in names:
+                if name.startswith(f"{address}/"):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        client.images.remove(name)
+    finally:
+        client.close()
+
+
+def forget_pushes(state_dir: Path, address: str) -> None:
+    """Take the pushes to a test registry (``address``, gone with the test) out of afenv's
+    state: a later `afenv hub profiles` must not find pairs "pushed" to a dead registry."""
+    with State(state_dir).update() as data:
+        for entry in data.get("images", {}).values():
+            if "pushed" in entry:
+                entry["pushed"] = [p for p in entry["pushed"] if not p.startswith(f"{address}/")]
+        for registries in data.get("pushed", {}).values():
+            for name in [name for name in registries if name.split("/")[0] == address]:
+                del registries[name]
 
 
 def _wait_listening(host: str, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
