@@ -145,6 +145,13 @@ def _parser() -> argparse.ArgumentParser:
         "verify", parents=[output], help="check images (built or pulled) against their lock"
     )
     verify.add_argument("images", nargs="+", metavar="IMAGE")
+    diff = commands.add_parser(
+        "diff",
+        parents=[output],
+        help="the packages (Python and Debian) that change from A to B; Dask's first",
+    )
+    diff.add_argument("a", metavar="A", help="an image, or a lock file")
+    diff.add_argument("b", metavar="B", help="an image, or a lock file")
 
     push = commands.add_parser(
         "push", parents=[output], help="push an experiment's validated pair to a registry"
@@ -487,6 +494,22 @@ def _bench(session: pipeline.Session, args: argparse.Namespace, docker: Engine) 
     return 0
 
 
+def _diff(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    del session  # images and lock files are named directly
+    from afenv.diff import compare, contents, counts, summary
+
+    changes = compare(contents(args.a, docker), contents(args.b, docker))
+    lines = [
+        f"{c.ecosystem:<7} {c.name:<32} {c.old or '-':>20} -> {c.new or '-':<20} {c.kind}"
+        + ("  (Dask compares it)" if c.dask else "")
+        for c in changes
+    ]
+    lines.append(summary(changes))
+    data = {"changes": [c.as_dict() for c in changes], "counts": counts(changes)}
+    _print(args, data, "\n".join(lines))
+    return 0
+
+
 def _verify(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
     from afenv.errors import ValidationFailed
     from afenv.validate.verify import verify_image
@@ -686,6 +709,7 @@ _COMMANDS = {
     "validate": _validate,
     "bench": _bench,
     "verify": _verify,
+    "diff": _diff,
     "push": _push,
     "hub": _hub,
     "list": _list,

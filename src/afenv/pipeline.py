@@ -13,6 +13,7 @@ from typing import Any
 
 from afenv import build as build_stage
 from afenv import ci as ci_stage
+from afenv import diff
 from afenv import lock as lock_stage
 from afenv import validate as validate_stage
 from afenv.benchmark import default_report_dir, run_benchmark
@@ -188,10 +189,39 @@ def _validate_and_promote(
     report = validate_stage.validate(
         pair, docker=docker, ui=session.ui, reports=session.project.reports_dir, options=options
     )
+    if report.passed and pair.experiment is not None:
+        _show_changes(session, pair, docker)
     promoted = validate_stage.promote(report, docker=docker, state=session.state)
     report = report.with_promotion(promoted)
     validate_stage.write_summary(report)  # once, after promotion: equal to what --json prints
     return report
+
+
+def _show_changes(session: Session, pair: validate_stage.Pair, docker: Engine) -> None:
+    """Before the promoted tags move: what changes for users against the pair promoted now
+    (Dask's packages named one by one, the rest counted)."""
+    assert pair.experiment is not None
+    previous = session.state.load()["promoted"].get(pair.experiment)
+    if not previous or previous == [pair.worker, pair.singleuser]:
+        return
+    for role, old, new in zip(
+        ("worker", "singleuser"), previous, (pair.worker, pair.singleuser), strict=True
+    ):
+        if old == new:
+            continue
+        if docker.image(old) is None:
+            session.ui.info(f"{role}: the promoted {old} is gone from the engine; no diff")
+            continue
+        changes = diff.compare(diff.contents(old, docker), diff.contents(new, docker))
+        session.ui.info(
+            f"{role}: against the promoted {old}: {diff.summary(changes)} "
+            f"(`afenv diff {old} {new}` lists them)"
+        )
+        for change in changes:
+            if change.dask:
+                session.ui.info(
+                    f"  {change.name}: {change.old or '-'} -> {change.new or '-'} ({change.kind})"
+                )
 
 
 def bench(

@@ -18,6 +18,7 @@ import docker
 import pytest
 
 from afenv.hub.push import PASSWORD, USERNAME
+from afenv.state import State
 from afenv.testing import credentials, registry
 from afenv.testing.chart import check_values
 
@@ -43,11 +44,29 @@ def plain(tmp_path_factory: pytest.TempPathFactory, storage: Path) -> Iterator[r
 
 
 @pytest.fixture(scope="module")
-def fcc_images(cms_images: dict[str, Any]) -> dict[str, dict[str, Any]]:  # noqa: ARG001
-    """A second experiment's pair, built (not validated) on the layers cms built."""
+def fcc_images(cms_images: dict[str, Any]) -> Iterator[dict[str, dict[str, Any]]]:  # noqa: ARG001
+    """A second experiment's pair, built on the layers cms built, and not validated: a
+    validation an earlier session recorded for it is set aside for the module and put back
+    after (the hub's tests validate fcc)."""
     result = afenv("build", "fcc", "--no-validate", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    return {image["role"]: image for image in json.loads(result.stdout)["images"]}
+    images = {image["role"]: image for image in json.loads(result.stdout)["images"]}
+    references = [image["reference"] for image in images.values()]
+    with State(ROOT / ".afenv").update() as data:
+        aside = {
+            "promoted": data.get("promoted", {}).pop("fcc", None),
+            **{r: data["images"].get(r, {}).pop("validation", None) for r in references},
+        }
+    try:
+        yield images
+    finally:
+        with State(ROOT / ".afenv").update() as data:
+            if aside["promoted"] is not None and "fcc" not in data["promoted"]:
+                data["promoted"]["fcc"] = aside["promoted"]
+            for reference in references:
+                entry = data["images"].setdefault(reference, {})
+                if aside[reference] is not None and "validation" not in entry:
+                    entry["validation"] = aside[reference]
 
 
 @pytest.fixture(scope="module")

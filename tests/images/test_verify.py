@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import afenv
+from .conftest import ROOT, afenv
 
 pytestmark = pytest.mark.docker
 
@@ -26,3 +26,20 @@ def test_an_image_with_another_package_differs(mismatched_worker: str) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"afenv: error: {mismatched_worker} differs from its lock")
+
+
+def test_diff_of_the_pairs_images_is_the_notebook_layer(cms_images) -> None:  # type: ignore[no-untyped-def]
+    """Worker to singleuser: only additions (the notebook layer), pandoc among Debian's; the
+    image's manifest says the same as the locks."""
+    worker, singleuser = cms_images["worker"]["reference"], cms_images["singleuser"]["reference"]
+    images = afenv("diff", worker, singleuser, "--json")
+    assert images.returncode == 0, images.stderr
+    changes = json.loads(images.stdout)["changes"]
+    kinds = {change["kind"] for change in changes}
+    assert kinds == {"added"}
+    added = {(change["ecosystem"], change["name"]) for change in changes}
+    assert {("python", "jupyterlab"), ("python", "dask-kubernetes"), ("debian", "pandoc")} <= added
+    lock = ROOT / "images/cms/lock"
+    locks = afenv("diff", str(lock / "worker.txt"), str(lock / "singleuser.txt"), "--json")
+    python = {c["name"] for c in json.loads(locks.stdout)["changes"]}
+    assert python == {name for ecosystem, name in added if ecosystem == "python"}
