@@ -227,7 +227,9 @@ def _hub_parser(commands: Any, output: argparse.ArgumentParser) -> None:
         help="stop the hub, every server and cluster it started; users' homes stay",
     )
     down.add_argument(
-        "--remove-homes", action="store_true", help="also delete every hub user's home volume"
+        "--remove-homes",
+        action="store_true",
+        help="also delete the home volumes of this hub's users (its users file's and database's)",
     )
     hub_commands.add_parser(
         "status", parents=[output], help="the hub's users, servers, images and Dask clusters"

@@ -539,9 +539,13 @@ class Engine:
     def home_volumes(self) -> list[str]:
         return sorted(v.name for v in self._client.volumes.list(filters={"label": HOME}))
 
-    def remove_home_volumes(self) -> list[str]:
+    def remove_home_volumes(self, users: Iterable[str]) -> list[str]:
+        """Remove the home volumes of ``users`` (by their HOME label); other homes stay."""
+        wanted = set(users)
         removed = []
         for volume in self._client.volumes.list(filters={"label": HOME}):
+            if (volume.attrs.get("Labels") or {}).get(HOME) not in wanted:
+                continue
             if _gone_after(lambda v: v.remove(force=True), volume):
                 removed.append(volume.name)
         return sorted(removed)

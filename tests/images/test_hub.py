@@ -370,3 +370,26 @@ def test_stop_removes_the_cluster_and_down_everything_but_the_home(
     status = afenv("hub", "status", "--json")
     assert status.returncode == 0
     assert json.loads(status.stdout)["running"] is False
+
+
+def test_remove_homes_takes_this_hubs_users_homes_only(
+    hub: RunningHub, client: docker.DockerClient
+) -> None:
+    afenv("hub", "down")  # the module's hub, if an earlier test left it up
+    engine_ = engine.Engine(client)
+    # alice's home (made by her first spawn, or here), and another hub's user's.
+    homes = {
+        user: engine_.home_volume(f"afenv-home-{user}", user) for user in (ALICE, "test-carol")
+    }
+    try:
+        up = afenv("hub", "up", "--users", str(hub.users_file), "--port", str(free_port()))
+        assert up.returncode == 0, up.stderr
+        result = afenv("hub", "down", "--remove-homes", "--json")
+        assert result.returncode == 0, result.stderr
+        stopped = json.loads(result.stdout)
+        assert homes[ALICE] in stopped["homes_removed"]
+        assert homes["test-carol"] in stopped["homes_kept"]
+        assert not client.volumes.list(filters={"label": f"{engine.HOME}={ALICE}"})
+    finally:
+        for volume in client.volumes.list(filters={"label": f"{engine.HOME}=test-carol"}):
+            volume.remove(force=True)

@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,15 @@ def test_hub_passwd_takes_the_password_from_stdin(
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse\n"))
     assert main(["hub", "passwd", str(users), "Bad;Name"]) == 2
     assert "NAME: 'Bad;Name' is not lower-case" in capsys.readouterr().err
+
+
+def test_the_cli_needs_no_hub_extra() -> None:
+    """afenv without its hub extra (a facility's CI installs only afenv): every command but
+    `hub up` works, so the CLI imports neither JupyterHub nor DockerSpawner."""
+    blocked = "import sys\nfor name in ('jupyterhub', 'dockerspawner', 'bcrypt'):\n" + (
+        "    sys.modules[name] = None  # importing it now raises ImportError\n"
+        "import afenv.cli\nprint('imported')"
+    )
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported"

@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from afenv.errors import ConfigError, HubError
 from afenv.hostnet import free_port
 from afenv.hub.pairs import Pair
 from afenv.hub.settings import (  # HubSettings: what up returns
+    PURPOSE,
     SETTINGS,
     HubOffer,
     HubSettings,
@@ -39,7 +41,6 @@ from afenv.hub.settings import (  # HubSettings: what up returns
     save_settings,
     write_private,
 )
-from afenv.hub.spawner import PURPOSE
 from afenv.hub.users import read_users
 from afenv.options import GridOptions
 from afenv.spec.grammar import check_option
@@ -140,6 +141,12 @@ def up(
     if running is not None:
         raise ConfigError(
             f"a hub is running already at {running.url} (pid {running.pid}); `afenv hub down` first"
+        )
+    missing = [name for name in ("jupyterhub", "dockerspawner") if find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)}: not installed; afenv hub needs its extra: "
+            f"pip install 'afenv[hub]' (scripts/setup.sh installs it)"
         )
     proxy = shutil.which(PROXY_COMMAND)
     if proxy is None:
@@ -269,18 +276,34 @@ class Stopped:
     homes_kept: list[str]
 
 
+def _hub_users(settings: HubSettings, running: bool) -> set[str]:
+    """Whom this hub knows: its users file's users and, while it runs, its database's (an
+    admin may have created users over the API)."""
+    names: set[str] = set()
+    with contextlib.suppress(ConfigError):  # a users file deleted since: the database's only
+        names |= set(read_users(Path(settings.users_file)))
+    if running:
+        with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
+            names |= {u["name"] for u in _get(f"{settings.url}/hub/api/users", settings.token())}
+    return names
+
+
 def down(state_dir: Path, *, remove_homes: bool, docker: Engine) -> Stopped:
+    """Stop the hub and what it started; with ``remove_homes``, also the home volumes of the
+    hub's users (a home another hub's user has stays)."""
     directory = hub_dir(state_dir)
     settings = load_settings(directory / SETTINGS)
     removed: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
     was_running = settings is not None and _alive(settings.pid)
+    users: set[str] = set()
     if settings is not None:
+        users = _hub_users(settings, was_running) if remove_homes else set()
         if was_running:
             _stop_process(settings.pid)
         # What the hub's shutdown did not stop (it was killed, a server hung).
         removed = docker.remove_run(Engine.join_run(settings.run_id, PURPOSE))
         (directory / SETTINGS).unlink(missing_ok=True)
-    homes_removed = docker.remove_home_volumes() if remove_homes else []
+    homes_removed = docker.remove_home_volumes(users) if remove_homes else []
     return Stopped(was_running, removed, homes_removed, docker.home_volumes())
 
 

@@ -20,6 +20,16 @@ SETTINGS = "hub.json"
 TOKEN = "afenv-token"  # the afenv service's API token (admin of users and servers), mode 0600
 # The home a hub user's volume is mounted at: the images' HOME.
 HOME_DIR = "/home/jovyan"
+PURPOSE = "hub"  # the purpose label of the hub's run
+
+
+def dask_network(run_id: str, user: str) -> str:
+    """The private network of a user's notebook and Dask cluster."""
+    return f"afenv-hub-{run_id}-{user}-dask"
+
+
+def home_volume(user: str) -> str:
+    return f"afenv-home-{user}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,23 +28,14 @@ from traitlets import Dict, Integer, Unicode
 
 from afenv.cluster import SCHEDULER_ADDRESS, SCHEDULER_COMMAND, worker_command
 from afenv.engine import CLUSTER_ROLE, HUB_USER, Engine, Run
-from afenv.hub.settings import HOME_DIR
+from afenv.hub.settings import HOME_DIR, PURPOSE, dask_network, home_volume
 from afenv.spec.grammar import RULES
 
-__all__ = ["PairSpawner", "dask_network", "home_volume"]
+__all__ = ["PairSpawner"]
 
-PURPOSE = "hub"
 DASHBOARD = "scheduler:8787"
 # Hosts the user's jupyter-server-proxy may forward to: its own server and its own scheduler.
 PROXY_HOSTS = ["localhost", "127.0.0.1", "scheduler"]
-
-
-def dask_network(run_id: str, user: str) -> str:
-    return f"afenv-hub-{run_id}-{user}-dask"
-
-
-def home_volume(user: str) -> str:
-    return f"afenv-home-{user}"
 
 
 class PairSpawner(DockerSpawner):  # type: ignore[misc]  # dockerspawner is untyped
