@@ -8,11 +8,11 @@ are too weak to bet a facility's accounts on.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from afenv.errors import ConfigError
+from afenv.hub.settings import write_private
 from afenv.spec.grammar import RULES, shown
 
 __all__ = ["check_password", "hash_password", "parse_users", "read_users", "set_password"]
@@ -103,9 +103,7 @@ def set_password(path: Path, name: str, password: str) -> bool:
     text = "".join(f"{user}:{users[user]}\n" for user in sorted(users))
     partial = path.with_name(f".{path.name}.partial")
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_private(partial, text)
         partial.replace(path)
     except OSError as error:
         raise ConfigError(f"{path}: cannot write the users file ({error.strerror})") from None
