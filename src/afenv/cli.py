@@ -167,6 +167,34 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="push even if the pair did not pass validation"
     )
 
+    matrix = commands.add_parser(
+        "matrix",
+        parents=[output, cluster],
+        help="lock check, build and validate every experiment (or those named); a table, "
+        "JSON and JUnit XML",
+    )
+    matrix.add_argument(
+        "experiments", nargs="*", metavar="EXP", help="in this order (default: all, by name)"
+    )
+    matrix.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where matrix.json and matrix.xml go (default: <project>/reports/matrix)",
+    )
+
+    report = commands.add_parser(
+        "report",
+        parents=[output],
+        help="write the image catalogue: a static HTML page with a card per experiment pair",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where index.html goes (default: <project>/reports/catalogue)",
+    )
+
     _hub_parser(commands, output)
     _ci_parser(commands, output)
 
@@ -512,6 +540,28 @@ def _diff(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -
     return 0
 
 
+def _matrix(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    from afenv.errors import MatrixFailed
+    from afenv.matrix import table
+
+    project = session.project
+    names = list(dict.fromkeys(args.experiments)) or sorted(project.experiments)
+    experiments = tuple(project.experiment(name) for name in names)  # all checked first
+    out = args.out or project.reports_dir / "matrix"
+    result, files = pipeline.matrix(session, experiments, _cluster_options(args), docker, out=out)
+    _print(args, result.as_dict(), f"{table(result)}\nwritten: {files[0]}, {files[1]}")
+    if not result.passed:
+        raise MatrixFailed(f"matrix failed: {', '.join(result.failed)}; see {files[0]}")
+    return 0
+
+
+def _catalogue(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
+    out = args.out or session.project.reports_dir / "catalogue"
+    page, cards = pipeline.report(session, out, docker)
+    _print(args, {"page": str(page), "cards": cards}, f"catalogue of {cards} pairs: {page}")
+    return 0
+
+
 def _verify(session: pipeline.Session, args: argparse.Namespace, docker: Engine) -> int:
     from afenv.errors import ValidationFailed
     from afenv.validate.verify import verify_image
@@ -712,6 +762,8 @@ _COMMANDS = {
     "bench": _bench,
     "verify": _verify,
     "diff": _diff,
+    "matrix": _matrix,
+    "report": _catalogue,
     "push": _push,
     "hub": _hub,
     "list": _list,

@@ -17,6 +17,7 @@ __all__ = [
     "HubError",
     "Interrupted",
     "LockError",
+    "MatrixFailed",
     "PushError",
     "ValidationFailed",
 ]
@@ -87,6 +88,12 @@ class HubError(AfenvError):
     """The hub `afenv hub up` started did not come up, or one afenv started will not stop."""
 
     exit_code = 10
+
+
+class MatrixFailed(AfenvError):
+    """A cell of `afenv matrix` failed (lock check, build or validate); every other cell ran."""
+
+    exit_code = 11
 
 
 class Interrupted(AfenvError):

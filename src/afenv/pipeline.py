@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from afenv import build as build_stage
+from afenv import catalogue as catalogue_stage
 from afenv import ci as ci_stage
 from afenv import diff
 from afenv import lock as lock_stage
+from afenv import matrix as matrix_stage
 from afenv import validate as validate_stage
 from afenv.benchmark import default_report_dir, run_benchmark
 from afenv.engine import Engine
-from afenv.errors import ConfigError, LockError
+from afenv.errors import AfenvError, ConfigError, Interrupted, LockError
 from afenv.hub import server as hub_server
 from afenv.hub.pairs import collect_pairs
 from afenv.hub.profiles import ProfileOptions, SpawnerKind, write_profiles
@@ -44,7 +47,9 @@ __all__ = [
     "hub_up",
     "images",
     "lock",
+    "matrix",
     "push",
+    "report",
     "validate_experiment",
     "validate_images",
 ]
@@ -128,6 +133,84 @@ def build(
     references = {image.role: image.reference for image in images}
     report = _validate_pair(session, experiment, references, options.cluster, docker)
     return BuildResult(images=images, validation=report)
+
+
+def matrix(
+    session: Session,
+    experiments: tuple[Experiment, ...],
+    options: ClusterOptions,
+    docker: Engine,
+    *,
+    out: Path,
+) -> tuple[matrix_stage.MatrixResult, tuple[Path, Path]]:
+    """Lock check, build and validate per experiment, in the order given; the result goes to
+    ``out`` as JSON and JUnit XML (their paths returned). A failing cell skips the rest of its
+    row only: every other experiment still runs. The first build makes the facility's shared
+    layers (base, core, roles); the others reuse them from the engine's cache."""
+    _check_output_folder(out)
+    started = time.monotonic()
+    rows = []
+    for experiment in experiments:
+        session.ui.info(f"matrix: {experiment.name}")
+        rows.append(_matrix_row(session, experiment, options, docker))
+    result = matrix_stage.MatrixResult(rows=tuple(rows), seconds=time.monotonic() - started)
+    return result, matrix_stage.write(result, out)
+
+
+def _matrix_row(
+    session: Session, experiment: Experiment, options: ClusterOptions, docker: Engine
+) -> matrix_stage.Row:
+    cells: list[matrix_stage.Cell] = []
+    report_path: str | None = None
+
+    def step(name: str, work: Any) -> bool:
+        """Run one cell; only afenv's own failures are the cell's (an interrupt ends all)."""
+        started = time.monotonic()
+        try:
+            detail = work()
+            status: matrix_stage.Status = "passed"
+        except Interrupted:
+            raise
+        except AfenvError as error:
+            detail, status = " ".join(error.message.split()), "failed"
+        cells.append(
+            matrix_stage.Cell(
+                step=name, status=status, seconds=time.monotonic() - started, detail=detail
+            )
+        )
+        return status == "passed"
+
+    def check() -> str:
+        problems = lock_stage.check_experiment(session.project, experiment.name)
+        if problems:
+            raise LockError(f"lock is behind its inputs: {'; '.join(problems)}; run `afenv lock`")
+        return "up to date"
+
+    def build_pair() -> str:
+        built = build(session, experiment, BuildOptions(validate=False, cluster=options), docker)
+        return ", ".join(
+            f"{image.reference} {'built' if image.built else 'up to date'}"
+            for image in built.images
+        )
+
+    def validate_pair() -> str:
+        nonlocal report_path
+        from afenv.errors import ValidationFailed
+
+        report = validate_experiment(session, experiment, options, docker)
+        report_path = str(report.summary_path)
+        if not report.passed:
+            names = ", ".join(check.name for check in report.failed[:3])
+            raise ValidationFailed(f"failed checks: {names}; report in {report_path}")
+        return report_path
+
+    if not step("lock", check):
+        cells += [matrix_stage.skipped(s, "the lock is behind") for s in ("build", "validate")]
+    elif not step("build", build_pair):
+        cells.append(matrix_stage.skipped("validate", "the build failed"))
+    else:
+        step("validate", validate_pair)
+    return matrix_stage.Row(experiment=experiment.name, cells=tuple(cells), report=report_path)
 
 
 def _built_pair(session: Session, experiment: Experiment, docker: Engine) -> dict[str, str]:
@@ -355,6 +438,22 @@ def clean(session: Session, docker: Engine) -> dict[str, list[str]]:
     """Remove what afenv runs left, except a running hub's (`afenv hub down` stops that)."""
     running = hub_server.running_run(session.project.state_dir)
     return docker.clean(keep_runs=() if running is None else (running,))
+
+
+def report(session: Session, out: Path, docker: Engine) -> tuple[Path, int]:
+    """Write the image catalogue (``out/index.html``); returns the page and its card count."""
+    _check_output_folder(out)
+    lock_pairs: dict[str, dict[str, str] | None] = {}
+    for name, experiment in session.project.experiments.items():
+        try:
+            lock_pairs[name] = build_stage.pair_references(
+                session.project, experiment, docker=docker, cache=session.cache
+            )
+        except ConfigError:  # no base image yet: nothing of this experiment was built
+            lock_pairs[name] = None
+    cards = catalogue_stage.collect_cards(session.project, session.state.load(), lock_pairs, docker)
+    page = catalogue_stage.write_catalogue(cards, out, project=session.project.facility.name)
+    return page, len(cards)
 
 
 def _check_output_folder(out: Path) -> None:

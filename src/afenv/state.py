@@ -19,7 +19,8 @@ from afenv.errors import ConfigError
 
 __all__ = ["State"]
 
-_SECTIONS = ("images", "promoted", "pairs", "pushed")
+# previous: experiment -> the pair promoted before the current one (the catalogue's diff).
+_SECTIONS = ("images", "promoted", "pairs", "pushed", "previous")
 
 
 class State:

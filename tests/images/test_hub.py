@@ -21,7 +21,10 @@ import pytest
 
 from afenv import engine
 from afenv.hostnet import free_port
+from afenv.hub.pairs import Pair, collect_pairs
 from afenv.hub.users import set_password
+from afenv.spec import load_project
+from afenv.state import State
 from afenv.testing import credentials
 from afenv.testing.hubclient import Hub
 from afenv.testing.kernel import KernelOutput, execute
@@ -51,6 +54,14 @@ class RunningHub:
 
 def _settings() -> dict[str, Any]:
     return json.loads((HUB_DIR / "hub.json").read_text())
+
+
+def _validated_pairs() -> list[Pair]:
+    """What the hub must offer: every validated pair of the project (cms and fcc at least;
+    atlas too once the matrix has validated it)."""
+    project = load_project(ROOT)
+    state = State(project.state_dir).load()
+    return collect_pairs(project, state, registry=None, include_unvalidated=False, local=True)
 
 
 def _alive(pid: int) -> bool:
@@ -99,7 +110,8 @@ def hub(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + (HUB_DIR / "hub.log").read_text()[-3000:]
     up = json.loads(result.stdout)
-    assert up["offers"] == ["cms", "fcc"]
+    assert up["offers"] == [pair.experiment for pair in _validated_pairs()]
+    assert {"cms", "fcc"} <= set(up["offers"])
     settings = _settings()
     token = (HUB_DIR / "afenv-token").read_text().strip()
     assert (HUB_DIR / "afenv-token").stat().st_mode & 0o777 == 0o600
@@ -307,7 +319,8 @@ def test_a_browser_logs_in_picks_an_experiment_and_reaches_jupyterlabs_dask_pane
             page.wait_for_url("**/hub/spawn**")
             # The form offers every validated pair, by the experiments' titles.
             options = page.locator("select[name=image] option").all_inner_texts()
-            assert sorted(o.strip() for o in options) == ["CMS", "FCC"]
+            titles = sorted(pair.title for pair in _validated_pairs())
+            assert sorted(o.strip() for o in options) == titles
             page.screenshot(path=ARTIFACTS / "spawn-form.png")
             page.select_option("select[name=image]", label="CMS")
             page.click("#spawn_form [type=submit]")

@@ -253,6 +253,32 @@ def _file_cases() -> list[Case]:
     for name in ("bad name.ipynb", "-x.ipynb", "$(touch x).ipynb"):
         edit = _write(f"images/cms/notebooks/{name}", b"{}")
         cases.append(Case(f"notebook:{name}", edit, ("lock", "--check"), 2, "notebook's name"))
+    for name in ("check.py", "test_Bad.py", "test_$(touch x).py", "test_a.txt"):
+        edit = _write(f"images/cms/checks/{name}", b"def test_x():\n    pass\n")
+        cases.append(Case(f"check:{name}", edit, ("lock", "--check"), 2, "checks/ holds plain"))
+    cases.append(
+        Case(
+            "symlink:check-file",
+            _symlink("images/cms/checks/test_x.py", "/etc/hostname"),
+            ("lock", "--check"),
+            2,
+            "test_x.py",
+        )
+    )
+    kernel = {"display-name": "Stack", "setup": "/cvmfs/cms.cern.ch/stack/setup.sh"}
+    for name, offers, named in [
+        ("name", {"Bad Name": kernel}, "kernels.'Bad Name'"),
+        ("image-kernel", {"python3": kernel}, "a kernel the image has already"),
+        ("outside-cvmfs", {"k": kernel | {"setup": "/etc/profile"}}, "kernels.k.setup"),
+        ("dotdot", {"k": kernel | {"setup": "/cvmfs/cms.cern.ch/../x.sh"}}, "kernels.k.setup"),
+        ("quote", {"k": kernel | {"setup": "/cvmfs/cms.cern.ch/a';x.sh"}}, "kernels.k.setup"),
+        ("repo", {"k": kernel | {"setup": "/cvmfs/sw.hsf.org/setup.sh"}}, "not in experiment"),
+        ("field", {"k": kernel | {"argv": "sh"}}, "kernels.k.argv"),
+        ("no-display", {"k": {"setup": kernel["setup"]}}, "kernels.k.display-name"),
+        ("not-table", {"k": "x"}, "kernels.k"),
+    ]:
+        edit = _set(EXPERIMENT, ("kernels",), offers)
+        cases.append(Case(f"kernels:{name}", edit, ("lock", "--check"), 2, named))
     cases.append(
         Case(
             "symlink:experiment-folder",
@@ -408,6 +434,9 @@ def _cli_cases() -> list[Case]:
         (("push", "cms", "--registry", "reg.example.org/a;touch /x"), "--registry"),
         (("push", "cms", "--registry", "reg.example.org/UP"), "--registry"),
         (("push", "lhcb", "--registry", "reg.example.org"), "unknown experiment 'lhcb'"),
+        (("matrix", "cms", "lhcb"), "unknown experiment 'lhcb'"),
+        (("matrix", "--workers", "0"), "--workers: 0"),
+        (("matrix", "--out", "/etc/hostname"), "--out: /etc/hostname is a file"),
         (("hub",), "required: COMMAND"),
         (("hub", "profiles", "--spawner", "helm"), "--spawner: invalid choice: 'helm'"),
         (("hub", "profiles", "--namespace", "Hub_NS"), "--namespace: 'Hub_NS' is not"),

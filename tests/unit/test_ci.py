@@ -109,7 +109,7 @@ def test_push_only_with_a_registry_and_on_the_default_branch(tmp_path: Path) -> 
     assert jobs["build"]["if"] == default.replace("==", "!=")  # the push job builds there
     assert jobs["push"]["needs"] == jobs["build"]["needs"] == ["lock"]
     assert jobs["push"]["environment"] == "registry"
-    push_step = jobs["push"]["steps"][-1]
+    (push_step,) = [s for s in jobs["push"]["steps"] if s.get("name", "").startswith("afenv push")]
     assert push_step["env"] == {
         "EXPERIMENT": "${{ matrix.experiment }}",
         "AFENV_REGISTRY": REGISTRY,
@@ -167,14 +167,19 @@ def test_reports_are_kept_even_when_validation_fails(tmp_path: Path) -> None:
         steps = workflow["jobs"][name]["steps"]
         (upload,) = [step for step in steps if "upload-artifact" in step.get("uses", "")]
         assert upload["if"] == "${{ !cancelled() }}"
-        assert upload["with"]["path"] == "reports/${{ matrix.experiment }}/"
+        assert upload["with"]["path"] == "reports/${{ matrix.experiment }}/\nreports/catalogue/\n"
         names = [step.get("name") for step in steps]
-        assert names.index("keep the validation report") > names.index("afenv build $EXPERIMENT")
+        # The catalogue is written whether the build passed or not, then both are kept.
+        (catalogue,) = [step for step in steps if step.get("name") == "afenv report"]
+        assert catalogue["if"] == "${{ !cancelled() }}"
+        assert names.index("afenv build $EXPERIMENT") < names.index("afenv report")
+        assert names.index("afenv report") < names.index(upload["name"])
     _, pipeline = _pipeline(tmp_path, "--registry", REGISTRY)
     for name in ("build", "push"):
         artifacts = pipeline[name]["artifacts"]
         assert artifacts["when"] == "always"
-        assert artifacts["paths"] == ["reports/$EXPERIMENT/"]
+        assert artifacts["paths"] == ["reports/$EXPERIMENT/", "reports/catalogue/"]
+        assert pipeline[name]["after_script"] == [".venv/bin/afenv report"]
 
 
 def _commands(workflow: dict[str, Any], pipeline: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -186,7 +191,7 @@ def _commands(workflow: dict[str, Any], pipeline: dict[str, Any]) -> Iterator[tu
     for job in _gitlab_jobs(pipeline).values():
         names = set(pipeline["variables"]) | set(job.get("variables", {}))
         names |= {name for row in job.get("parallel", {}).get("matrix", []) for name in row}
-        for line in job["script"]:
+        for line in [*job["script"], *job.get("after_script", [])]:
             yield line, " ".join(names) + " AFENV_REGISTRY_USERNAME AFENV_REGISTRY_PASSWORD"
 
 
@@ -209,7 +214,7 @@ def test_every_command_is_setup_or_a_real_afenv_command(tmp_path: Path) -> None:
                 assert word[1:] in variables.split(), f"{word} is not set for {line!r}"
         args = parser.parse_args(argv[1:])  # a usage error raises ConfigError
         seen.add(args.command)
-    assert seen == {"setup", "lock", "build", "push"}
+    assert seen == {"setup", "lock", "build", "push", "report"}
 
 
 def test_actions_are_pinned_by_commit_with_their_release(tmp_path: Path) -> None:

@@ -202,6 +202,7 @@ def test_no_secret_or_host_trust_enters_a_build_context(project_copy: Path) -> N
                 "manifest/",
                 "dask/",
                 "jupyter/",
+                "afenv/",
             )
             assert entry.path.startswith(allowed), entry.path
             assert not name.startswith("x509up"), entry.path

@@ -285,6 +285,15 @@ def test_junit_becomes_typed_checks() -> None:
         Check("image.test_user[singleuser]", "failed", "uid 0"),
         Check("image.test_hub[worker]", "skipped", "notebook only"),
     )
+    # An experiment's own checks (images/<exp>/checks/) are named after it.
+    own = (
+        '<testsuite><testcase classname="experiment.test_cms" name="test_sf[worker]"/>'
+        '<testcase classname="test_image" name="test_user[worker]"/></testsuite>'
+    )
+    assert [c.name for c in parse_junit(own, experiment="cms")] == [
+        "image.cms.test_sf[worker]",
+        "image.test_user[worker]",
+    ]
 
 
 def test_benchmark_modes_must_agree_bin_for_bin() -> None:

@@ -289,6 +289,11 @@ def make_plan(
             "jupyter/jupyter_server_config.json", templates.path("files/jupyter_server_config.json")
         ),
         inline_entry("manifest/python.json", json.dumps(singleuser_manifest, indent=1) + "\n"),
+        # Read at start-up by afenv_runtime.kernels (JSON: no value is ever a Dockerfile word).
+        inline_entry(
+            "afenv/kernels.json",
+            json.dumps([offer.as_dict() for offer in experiment.kernels], indent=1) + "\n",
+        ),
     ]
     singleuser = _image_plan(
         project,

@@ -94,6 +94,8 @@ def _steps(plan: Plan, job: Job) -> list[dict[str, Any]]:
         )
     for command in job.commands:
         step: dict[str, Any] = {"name": command.title, "run": command.shell()}
+        if command.always:
+            step["if"] = _expression("!cancelled()")
         env: dict[str, str] = {}
         if EXPERIMENT in command.variables:
             env[EXPERIMENT] = _MATRIX
@@ -102,19 +104,19 @@ def _steps(plan: Plan, job: Job) -> list[dict[str, Any]]:
         if env:
             step["env"] = env
         steps.append(step)
-        if command.report:
-            steps.append(
-                {
-                    "name": "keep the validation report",
-                    "if": _expression("!cancelled()"),
-                    "uses": ACTIONS["upload-artifact"].uses,
-                    "with": {
-                        "name": f"afenv-report-{_MATRIX}",
-                        "path": f"{plan.reports}/{_MATRIX}/",
-                        "if-no-files-found": "warn",
-                    },
-                }
-            )
+    if job.reports:
+        steps.append(
+            {
+                "name": "keep the validation report and the catalogue",
+                "if": _expression("!cancelled()"),
+                "uses": ACTIONS["upload-artifact"].uses,
+                "with": {
+                    "name": f"afenv-report-{_MATRIX}",
+                    "path": f"{plan.reports}/{_MATRIX}/\n{plan.catalogue}/\n",
+                    "if-no-files-found": "warn",
+                },
+            }
+        )
     return steps
 
 

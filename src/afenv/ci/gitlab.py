@@ -68,12 +68,16 @@ def _job(plan: Plan, job: Job) -> dict[str, Any]:
             "key": {"prefix": CACHE_KEY, "files": [plan.lock_digest]},
             "paths": [f"{CACHE_FOLDER}/"],
         }
-    document["script"] = [command.shell() for command in job.commands]
+    document["script"] = [command.shell() for command in job.commands if not command.always]
+    after = [command.shell() for command in job.commands if command.always]
+    if after:
+        # after_script runs whether script passed or failed, before the artifacts are taken.
+        document["after_script"] = after
     if job.reports:
         document["artifacts"] = {
             "name": f"afenv-report-{_EXPERIMENT}",
             "when": "always",
-            "paths": [f"{plan.reports}/{_EXPERIMENT}/"],
+            "paths": [f"{plan.reports}/{_EXPERIMENT}/", f"{plan.catalogue}/"],
             "expire_in": "30 days",
         }
     return document

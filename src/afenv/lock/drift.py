@@ -29,6 +29,7 @@ from afenv.spec import ROLES, Project
 __all__ = [
     "Recorded",
     "check",
+    "check_experiment",
     "digest",
     "file_digest",
     "generated_files",
@@ -128,32 +129,56 @@ def _str_map(value: object) -> bool:
 
 def check(project: Project) -> list[str]:
     """Reasons the lock is behind its inputs (empty: up to date). Reads files only."""
+    return [text for _, text in _problems(project)]
+
+
+def check_experiment(project: Project, name: str) -> list[str]:
+    """The reasons that concern experiment ``name``: its own inputs and lock files, and every
+    facility-wide one (its images are built from those too)."""
+    return [text for scope, text in _problems(project) if scope in (None, name)]
+
+
+def _problems(project: Project) -> list[tuple[str | None, str]]:
+    """(experiment the reason concerns, or None for the whole facility; the reason)."""
     recorded = read_recorded(project)
     if recorded is None:
-        return [f"{INPUTS} missing: the project was never locked"]
-    problems: list[str] = []
+        return [(None, f"{INPUTS} missing: the project was never locked")]
+    problems: list[tuple[str | None, str]] = []
     current = input_digests(project)
     old = recorded.inputs
     for key in sorted(set(current) | set(old)):
+        scope = _key_scope(key)
         if key not in old:
-            problems.append(f"{_input_label(key)}: new since the lock")
+            problems.append((scope, f"{_input_label(key)}: new since the lock"))
         elif key not in current:
-            problems.append(f"{key[:60]}: removed since the lock")
+            problems.append((scope, f"{key[:60]}: removed since the lock"))
         elif old[key] != current[key]:
-            problems.append(f"{_input_label(key)}: changed since the lock")
+            problems.append((scope, f"{_input_label(key)}: changed since the lock"))
     known = generated_files(project)
+    owners = {
+        str(path): name
+        for name in project.experiments
+        for path in experiment_lock_files(name).values()
+    }
     for relative, recorded_digest in sorted(recorded.files.items()):
         if relative not in known:
             # Never follow a path the record names unless afenv writes that file itself.
-            problems.append(f"{INPUTS}: names {relative[:60]!r}, which is no lock file")
+            problems.append((None, f"{INPUTS}: names {relative[:60]!r}, which is no lock file"))
             continue
         file_path = project.root / relative
+        scope = owners.get(relative)
         if not file_path.is_file() or file_path.is_symlink():
-            problems.append(f"{relative}: missing")
+            problems.append((scope, f"{relative}: missing"))
         elif file_digest(file_path.read_text(encoding="utf-8", errors="replace")) != (
             recorded_digest
         ):
-            problems.append(f"{relative}: edited by hand since the lock")
+            problems.append((scope, f"{relative}: edited by hand since the lock"))
     for relative in sorted(known - set(recorded.files)):
-        problems.append(f"{relative}: not written by the last `afenv lock`")
+        problems.append((owners.get(relative), f"{relative}: not written by the last `afenv lock`"))
     return problems
+
+
+def _key_scope(key: str) -> str | None:
+    if key.startswith("images/"):
+        return key.removeprefix("images/").rpartition(".")[0]
+    return None

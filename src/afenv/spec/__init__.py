@@ -8,6 +8,7 @@ from afenv.spec.model import (
     DebianSpec,
     Experiment,
     Facility,
+    KernelOffer,
     Project,
     PythonSpec,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "DebianSpec",
     "Experiment",
     "Facility",
+    "KernelOffer",
     "Project",
     "PythonSpec",
     "canonical_name",

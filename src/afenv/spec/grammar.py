@@ -78,6 +78,24 @@ RULES: dict[str, Rule] = {
         "a file name of letters, digits, . _ - ending .ipynb",
         100,
     ),
+    # A Jupyter kernel an experiment offers (its kernelspec's folder name).
+    "kernel": _rule(
+        r"[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?",
+        "a kernel name (lower-case letters, digits, _ and -; at most 40)",
+        40,
+    ),
+    # A file on CVMFS (a stack's setup script): /cvmfs/<repository>/..., no '..' or '.' steps.
+    "cvmfs_file": _rule(
+        r"/cvmfs/[a-z0-9][a-z0-9.-]*(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._+-]+)+",
+        "a file under /cvmfs/<repository>/ (letters, digits, . _ + -; no '..')",
+        500,
+    ),
+    # An experiment's own image check (images/<exp>/checks/): a pytest module pytest collects.
+    "check_file": _rule(
+        r"(?:test_[a-z0-9_]+|conftest)\.py",
+        "test_<lower-case letters, digits, _>.py (or conftest.py)",
+        100,
+    ),
     # Where `afenv push` sends images: a registry host (DNS name or IPv4) with an optional port
     # and a path prefix of Docker repository components (lower-case).
     "registry": _rule(

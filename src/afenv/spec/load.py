@@ -27,6 +27,7 @@ from afenv.spec.model import (
     DebianSpec,
     Experiment,
     Facility,
+    KernelOffer,
     Project,
     PythonSpec,
     ResourcesSpec,
@@ -257,7 +258,7 @@ def _utc(value: str | None) -> str | None:
 def load_experiment(directory: Path) -> Experiment:
     path = directory / "experiment.toml"
     top = _Table(_read_toml(path), path, "")
-    top.only("experiment", "packages", "env", "benchmark", "resources")
+    top.only("experiment", "packages", "env", "benchmark", "resources", "kernels")
 
     meta = top.table("experiment")
     meta.only("name", "title", "description", "vos", "cvmfs")
@@ -280,12 +281,13 @@ def load_experiment(directory: Path) -> Experiment:
     bench = top.table("benchmark", required=False)
     bench.only("events", "files", "seed")
     defaults = BenchmarkSpec()
+    cvmfs = meta.strings("cvmfs", rule="cvmfs")
     experiment = Experiment(
         name=name,
         title=meta.text("title", name.upper()),
         description=meta.text("description", f"{name} analysis environment"),
         vos=meta.strings("vos", rule="vo"),
-        cvmfs=meta.strings("cvmfs", rule="cvmfs"),
+        cvmfs=cvmfs,
         pip=_requirements(packages, "pip"),
         apt=packages.strings("apt", rule="debian_package"),
         env=tuple(env),
@@ -297,6 +299,8 @@ def load_experiment(directory: Path) -> Experiment:
         resources=_resources(top.table("resources", required=False)),
         directory=directory,
         notebooks=notebook_files(sorted((directory / "notebooks").glob("*.ipynb"))),
+        checks=_check_files(directory / "checks"),
+        kernels=_kernels(top.table("kernels", required=False), cvmfs),
     )
     _refuse_links(directory)
     _check_vo_files(experiment)
@@ -340,6 +344,51 @@ def notebook_files(paths: list[Path]) -> tuple[Path, ...]:
         if path.is_symlink() or not path.is_file():
             raise ConfigError(f"{path}: not a notebook file; give a plain .ipynb file")
     return tuple(path.resolve() for path in paths)
+
+
+def _kernels(table: _Table, cvmfs: tuple[str, ...]) -> tuple[KernelOffer, ...]:
+    """[kernels.NAME]: display-name and setup, the setup script on one of the experiment's own
+    CVMFS repositories (the ones its pods mount)."""
+    offers = []
+    for name in sorted(table.data):
+        if not RULES["kernel"].accepts(name):
+            raise table.fail(name, f"is not {RULES['kernel'].says}")
+        if name in _IMAGE_KERNELS:
+            raise table.fail(name, "is a kernel the image has already; choose another name")
+        offer = table.table(name)
+        offer.only("display-name", "setup")
+        setup = offer.text("setup", rule="cvmfs_file")
+        repository = setup.split("/")[2]
+        if repository not in cvmfs:
+            raise offer.fail(
+                "setup", f"is on {repository}, which is not in experiment.cvmfs; add it there"
+            )
+        offers.append(KernelOffer(name=name, display_name=offer.text("display-name"), setup=setup))
+    return tuple(offers)
+
+
+# Kernels every notebook image has (Python's and the ROOT wheel's C++ kernel).
+_IMAGE_KERNELS = frozenset({"python3", "root"})
+
+
+def _check_files(folder: Path) -> tuple[Path, ...]:
+    """The experiment's in-image checks: plain pytest modules directly in ``checks/``, named
+    by the check-file grammar (the names reach pytest's command line and the report)."""
+    if not folder.exists():
+        return ()
+    if folder.is_symlink() or not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder; checks/ holds the experiment's pytest files")
+    rule = RULES["check_file"]
+    files = []
+    for path in sorted(folder.iterdir()):
+        if path.name == "__pycache__" and path.is_dir() and not path.is_symlink():
+            continue
+        if not rule.accepts(path.name) or path.is_symlink() or not path.is_file():
+            raise ConfigError(
+                f"{path}: checks/ holds plain files named {rule.says}; rename or remove it"
+            )
+        files.append(path.resolve())
+    return tuple(files)
 
 
 def _refuse_links(directory: Path) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "DebianSpec",
     "Experiment",
     "Facility",
+    "KernelOffer",
     "Project",
     "PythonSpec",
     "ResourcesSpec",
@@ -75,6 +76,19 @@ class BenchmarkSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KernelOffer:
+    """A Jupyter kernel the notebook image offers only where CVMFS has the stack: at start-up,
+    if ``setup`` exists, a kernel that sources it and runs the stack's own ``python3``."""
+
+    name: str
+    display_name: str
+    setup: str  # /cvmfs/<repository>/…/setup.sh; the repository is one of the experiment's
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "display_name": self.display_name, "setup": self.setup}
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResourcesSpec:
     """A notebook pod's share of a node, in KubeSpawner's units (cores; "2G" sizes); these
     defaults serve experiments that set none. Not a lock input: changing them rebuilds nothing."""
@@ -104,6 +118,8 @@ class Experiment:
     resources: ResourcesSpec
     directory: Path
     notebooks: tuple[Path, ...] = ()  # images/<exp>/notebooks/*.ipynb, run by validation
+    checks: tuple[Path, ...] = ()  # images/<exp>/checks/*.py, pytest run by validation
+    kernels: tuple[KernelOffer, ...] = ()  # [kernels.NAME]: offered where CVMFS has them
 
     @property
     def source(self) -> Path:

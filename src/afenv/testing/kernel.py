@@ -19,7 +19,7 @@ from typing import Any
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-__all__ = ["KernelOutput", "execute"]
+__all__ = ["KernelOutput", "execute", "rest"]
 
 
 @dataclass
@@ -34,7 +34,7 @@ class KernelOutput:
         return self.error is None
 
 
-def _rest(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> Any:
+def rest(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(
         url,
         method=method,
@@ -114,10 +114,13 @@ async def _run(base: str, token: str, kernel: str, code: str, timeout: float) ->
     return output
 
 
-def execute(base: str, token: str, code: str, *, timeout: float = 600) -> KernelOutput:
-    """Start a python3 kernel on the server at ``base``, run ``code`` in it, shut it down."""
-    kernel = _rest("POST", f"{base}/api/kernels", token, {"name": "python3"})["id"]
+def execute(
+    base: str, token: str, code: str, *, timeout: float = 600, kernel_name: str = "python3"
+) -> KernelOutput:
+    """Start a kernel (python3 unless named) on the server at ``base``, run ``code`` in it,
+    shut it down."""
+    kernel = rest("POST", f"{base}/api/kernels", token, {"name": kernel_name})["id"]
     try:
         return asyncio.run(_run(base, token, kernel, code, timeout))
     finally:
-        _rest("DELETE", f"{base}/api/kernels/{kernel}", token)
+        rest("DELETE", f"{base}/api/kernels/{kernel}", token)

@@ -25,6 +25,7 @@ class Pair:
     benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
     locks: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
     notebooks: tuple[Path, ...] = ()  # run by the notebook phase after afenv's own
+    checks: tuple[Path, ...] = ()  # the experiment's own check files, run after afenv's
 
     def report_dir(self, reports: Path) -> Path:
         return reports / (self.experiment or "external") / self.key
@@ -47,6 +48,7 @@ def pair_for_experiment(
         benchmark=experiment.benchmark,
         locks={role: locks.role(role).pins for role in ("worker", "singleuser")},
         notebooks=experiment.notebooks,
+        checks=experiment.checks,
     )
 
 

@@ -51,5 +51,9 @@ def promote(report: ValidationReport, *, docker: Engine, state: State) -> tuple[
             docker.tag(source, target)
     if tags:
         with state.update() as data:
-            data["promoted"][pair.experiment] = [pair.worker, pair.singleuser]
+            current = [pair.worker, pair.singleuser]
+            before = data["promoted"].get(pair.experiment)
+            if before and before != current:
+                data["previous"][pair.experiment] = before
+            data["promoted"][pair.experiment] = current
     return tuple(target for targets in tags.values() for target in targets)
