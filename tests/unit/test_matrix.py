@@ -7,7 +7,10 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from afenv import lock
+from afenv.errors import LockError
 from afenv.matrix import Cell, MatrixResult, Row, junit_xml, skipped, table, write
 from afenv.spec import load_project
 
@@ -90,6 +93,10 @@ def test_lock_check_of_one_experiment_names_what_concerns_it(project_copy: Path)
     ]
     assert lock.check_experiment(project, "cms") == []
     assert len(lock.check(project)) == 2
+    # Builds read the locks through the one loader: cms's still load, atlas's do not.
+    assert lock.load_locks(project, project.experiments["cms"]).worker.pins
+    with pytest.raises(LockError, match=r"images/atlas/experiment\.toml"):
+        lock.load_locks(project, project.experiments["atlas"])
     # A facility-wide input concerns every experiment.
     facility = project_copy / "envs" / "facility.toml"
     facility.write_text(facility.read_text().replace('"numpy",', '"numpy", "sympy",', 1))

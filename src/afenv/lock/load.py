@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from afenv.errors import LockError
 from afenv.lock import debian
-from afenv.lock.drift import check, read_recorded
+from afenv.lock.drift import check_experiment, read_recorded
 from afenv.lock.files import (
     BASE_DEBIAN_LOCK,
     BUILD_LOCK,
@@ -47,8 +47,11 @@ class LockSet:
 
 
 def load_locks(project: Project, experiment: Experiment) -> LockSet:
-    """The experiment's locks, after checking that they are not behind their inputs."""
-    problems = check(project)
+    """The experiment's locks, after checking that they are not behind their inputs: its own
+    and the facility's. Another experiment's change leaves this one's lock files exactly as
+    the last `afenv lock` wrote them from inputs that are unchanged, so its builds stay
+    reproducible and go ahead (that experiment's own fail until `afenv lock`)."""
+    problems = check_experiment(project, experiment.name)
     if problems:
         raise LockError(f"the lock is out of date: {'; '.join(problems)}; run `afenv lock`")
     files = {
