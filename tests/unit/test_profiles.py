@@ -216,6 +216,7 @@ def _chart_config(values: Mapping[str, Any]) -> Any:
     config = Config()
     config.KubeSpawner.profile_list = values["singleuser"]["profileList"]
     config.KubeSpawner.service_account = values["singleuser"]["serviceAccountName"]
+    config.KubeSpawner.cmd = values["singleuser"]["cmd"]
     config.KubeSpawner.volumes = {
         HOME: {"name": HOME, "persistentVolumeClaim": {"claimName": "{pvc_name}"}}
     }
@@ -291,6 +292,9 @@ def test_kubespawner_builds_each_profiles_pod(pairs: list[Pair], case: str) -> N
             },
         }
         assert pod["spec"]["serviceAccountName"] == values["singleuser"]["serviceAccountName"]
+        # The image's CMD (afenv-start-notebook) starts the server, not the chart's default.
+        assert values["singleuser"]["cmd"] is None
+        assert "jupyterhub-singleuser" not in json.dumps(container.get("args") or [])
         # Unset: Kubernetes mounts the named account's token (KubeSpawner sets False only
         # when no account is named).
         assert "automountServiceAccountToken" not in pod["spec"]

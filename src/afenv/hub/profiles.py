@@ -334,6 +334,11 @@ def z2jh_values(pairs: Sequence[Pair], options: ProfileOptions) -> dict[str, Any
             # The chart only names the account (its rbac.create covers the hub's own roles):
             # rbac_manifests creates it. KubeSpawner mounts its token once it is named.
             "serviceAccountName": options.service_account,
+            # The image's own CMD (afenv-start-notebook), not the chart's default
+            # jupyterhub-singleuser: it offers the experiment's CVMFS kernels and keeps
+            # Jupyter's runtime files private when the home is not writable, then starts
+            # jupyterhub-singleuser itself.
+            "cmd": None,
             "networkPolicy": {"egress": _egress(options)},
             "profileList": [_profile(p, options, default=p is default) for p in offered],
         }
