@@ -170,29 +170,35 @@ def _afenv_objects(client: docker.DockerClient) -> list[str]:
     )
 
 
-@pytest.mark.usefixtures("cms_images")
 def _scratch() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("afenv-checks-*"))
 
 
-# When to press Ctrl-C: each a condition on what the validation has started.
-PHASES = {
-    "cluster": lambda client: (
+# When to press Ctrl-C: each a condition on what the validation has started (``before``: the
+# check suites' scratch folders that existed before it, e.g. an interrupted run's).
+PHASES: dict[str, Callable[[docker.DockerClient, set[Path]], bool]] = {
+    "cluster": lambda client, _before: (
         len(client.containers.list(filters={"label": f"{engine.PURPOSE}=validate"})) >= 4
     ),
-    "image-checks": lambda _client: bool(_scratch()),
-    "benchmark": lambda client: bool(
-        client.containers.list(all=True, filters={"name": "-generate"})
+    "image-checks": lambda _client, before: bool(_scratch() - before),
+    "benchmark": lambda client, _before: bool(
+        client.containers.list(
+            all=True, filters={"name": "-generate", "label": f"{engine.PURPOSE}=validate"}
+        )
     ),
 }
 
 
+@pytest.mark.usefixtures("cms_images")
 @pytest.mark.parametrize("phase", sorted(PHASES))
 def test_interrupted_validation_leaves_nothing_behind(
     client: docker.DockerClient, phase: str
 ) -> None:
     assert _afenv_objects(client) == []
+    # Met before the validation starts, the condition would fire the signal before afenv
+    # installs its handler (a parent may have started it with SIGINT ignored).
     scratch = _scratch()
+    assert not PHASES[phase](client, scratch), f"{phase}: holds before any validation"
     process = subprocess.Popen(
         [sys.executable, "-m", "afenv.cli", "--project", str(ROOT), "validate", "cms"],
         stdout=subprocess.PIPE,
@@ -201,7 +207,10 @@ def test_interrupted_validation_leaves_nothing_behind(
     )
     try:
         reached = _poll_while_running(
-            process, lambda: [PHASES[phase](client)], done=lambda found: found[0], seconds=300
+            process,
+            lambda: [PHASES[phase](client, scratch)],
+            done=lambda found: found[0],
+            seconds=300,
         )
         assert reached[0], f"the validation never reached {phase}"
         process.send_signal(signal.SIGINT)
