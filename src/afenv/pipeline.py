@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,12 @@ def lock(session: Session) -> lock_stage.LockResult:
     return lock_stage.lock(session.project, session.env)
 
 
-def check_lock(session: Session) -> None:
-    problems = lock_stage.check(session.project)
+def check_lock(session: Session, experiment: Experiment | None = None) -> None:
+    """The lock is not behind its inputs: all of them, or those that concern ``experiment``."""
+    if experiment is None:
+        problems = lock_stage.check(session.project)
+    else:
+        problems = lock_stage.check_experiment(session.project, experiment.name)
     if problems:
         raise LockError(f"lock is behind its inputs: {'; '.join(problems)}; run `afenv lock`")
 
@@ -163,7 +167,7 @@ def _matrix_row(
     cells: list[matrix_stage.Cell] = []
     report_path: str | None = None
 
-    def step(name: str, work: Any) -> bool:
+    def step(name: str, work: Callable[[], str]) -> bool:
         """Run one cell; only afenv's own failures are the cell's (an interrupt ends all)."""
         started = time.monotonic()
         try:
@@ -181,9 +185,7 @@ def _matrix_row(
         return status == "passed"
 
     def check() -> str:
-        problems = lock_stage.check_experiment(session.project, experiment.name)
-        if problems:
-            raise LockError(f"lock is behind its inputs: {'; '.join(problems)}; run `afenv lock`")
+        check_lock(session, experiment)
         return "up to date"
 
     def build_pair() -> str:
@@ -449,7 +451,9 @@ def report(session: Session, out: Path, docker: Engine) -> tuple[Path, int]:
             lock_pairs[name] = build_stage.pair_references(
                 session.project, experiment, docker=docker, cache=session.cache
             )
-        except ConfigError:  # no base image yet: nothing of this experiment was built
+        except (ConfigError, LockError):
+            # No base image yet, or this experiment's lock is behind: its card shows the
+            # promoted pair, if any, and says that the lock's pair is not built.
             lock_pairs[name] = None
     cards = catalogue_stage.collect_cards(session.project, session.state.load(), lock_pairs, docker)
     page = catalogue_stage.write_catalogue(cards, out, project=session.project.facility.name)
