@@ -2,8 +2,9 @@
 
 Every experiment of the project has its card; the validated cms pair's card shows its tags,
 versions and sizes as the state and the engine have them, its benchmark plot loads, every link
-resolves, and the browser reports no error. The diff against the pair promoted before is the
-one `afenv diff` prints for those two images.
+resolves, and the browser reports no error. A new pair's validation prints the diff against
+the promoted pair before it moves the tags, records the pair it replaces, and the card shows
+the diff `afenv diff` prints for those two images.
 """
 
 from __future__ import annotations
@@ -96,28 +97,40 @@ def test_every_card_is_there_and_the_browser_sees_no_error(
         assert (out / href).is_file(), href
 
 
-def test_the_card_shows_the_diff_against_the_pair_promoted_before(
+def test_a_new_pair_is_diffed_before_promotion_and_on_its_card(
     cms_validated: dict[str, Any],  # noqa: ARG001 (a validated cms pair)
     project_copy: Path,
     tmp_path: Path,
 ) -> None:
-    """A project whose cms pair replaced another one: the card says what changed, as
-    `afenv diff` does for the two singleuser images."""
+    """A project whose promoted cms pair is another one (fcc's, which this engine has: many
+    packages differ): validating cms prints what changes before the tags move, records the
+    pair it replaces, and the card shows the same change as `afenv diff`."""
     state = json.loads((ROOT / ".afenv" / "state.json").read_text())
-    old = state["promoted"]["fcc"]  # a different pair this engine has: every package differs
-    state["previous"] = {"cms": old}
+    old, new = state["promoted"]["fcc"], state["promoted"]["cms"]
+    state["promoted"]["cms"] = old
+    state["previous"] = {}
     (project_copy / ".afenv").mkdir()
     (project_copy / ".afenv" / "state.json").write_text(json.dumps(state))
+    expected = afenv("diff", old[1], new[1], "--json")
+    assert expected.returncode == 0, expected.stderr
+    diffed = json.loads(expected.stdout)
+    summary = ", ".join(f"{n} {kind}" for kind, n in diffed["counts"].items() if n)
+    dask = [c for c in diffed["changes"] if c["name"] in ("dask", "distributed", "numpy")]
+
+    validated = afenv("--project", str(project_copy), "validate", "cms")
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    assert f"singleuser: against the promoted {old[1]}: {summary}" in validated.stderr
+    recorded = json.loads((project_copy / ".afenv" / "state.json").read_text())
+    assert recorded["promoted"]["cms"] == new
+    assert recorded["previous"]["cms"] == old
+
     out = tmp_path / "catalogue"
     result = afenv("--project", str(project_copy), "report", "--out", str(out))
     assert result.returncode == 0, result.stderr
     seen = _open(out / "index.html", tmp_path / "catalogue.png")
     assert seen["problems"] == []
     (cms,) = [card for card in seen["cards"] if card["experiment"] == "cms"]
-    new = state["promoted"]["cms"][1]
-    expected = afenv("diff", old[1], new, "--json")
-    assert expected.returncode == 0, expected.stderr
-    counts = json.loads(expected.stdout)["counts"]
-    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
     assert f"singleuser: {summary}" in cms["text"]
     assert old[1] in cms["text"]
+    for change in dask:  # Dask's compared packages, one by one, when they change
+        assert f"{change['name']} {change['old'] or '-'} -> {change['new'] or '-'}" in cms["text"]
