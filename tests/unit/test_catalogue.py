@@ -6,7 +6,12 @@ from __future__ import annotations
 import html.parser
 from pathlib import Path
 
+import pytest
+
 from afenv.catalogue import Card, ImageCard, write_catalogue
+from afenv.catalogue.cards import _previous
+from afenv.errors import ConfigError
+from afenv.spec import load_project
 
 
 class _Page(html.parser.HTMLParser):
@@ -71,3 +76,12 @@ def test_every_card_with_its_files_and_escaped_text(tmp_path: Path) -> None:
     assert parser.images == ["cms/mass_fit.png"]
     assert (tmp_path / "out" / "cms" / "mass_fit.png").read_bytes() == b"\x89PNG"
     assert "1.96 GB" in page.read_text()
+
+
+def test_a_damaged_previous_pair_is_named(project_copy: Path) -> None:
+    project = load_project(project_copy)
+    pair = ["afenv/cms-worker:1", "afenv/cms-singleuser:1"]
+    assert _previous(project, {"previous": {"cms": pair}}, "cms") == tuple(pair)
+    assert _previous(project, {}, "cms") is None
+    with pytest.raises(ConfigError, match=r"previous\['cms'\] is not \[worker, singleuser\]"):
+        _previous(project, {"previous": {"cms": {"worker": "x"}}}, "cms")

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from afenv import diff
 from afenv.engine import Engine
+from afenv.errors import ConfigError
 from afenv.hub.pairs import collect_pairs
 from afenv.spec import ROLES, Project
+from afenv.state import State
 
 __all__ = ["REPORT_FILES", "Card", "ImageCard", "collect_cards"]
 
@@ -97,7 +99,7 @@ def collect_cards(
             status = "failed"
         else:
             status = "not validated"
-        previous = state_data.get("previous", {}).get(name)
+        previous = _previous(project, state_data, name)
         changes, dask_changes = _changes(previous, references, docker)
         lock_singleuser = lock_references["singleuser"] if lock_references else None
         lock_pair = None
@@ -131,13 +133,26 @@ def collect_cards(
                     if role in references
                 ),
                 report=Path(report).parent if isinstance(report, str) else None,
-                previous=None if not previous else (previous[0], previous[1]),
+                previous=previous,
                 changes=changes,
                 dask_changes=dask_changes,
                 lock_pair=lock_pair,
             )
         )
     return cards
+
+
+def _previous(project: Project, state_data: Mapping[str, Any], name: str) -> tuple[str, str] | None:
+    """The pair promoted before the current one, as validation recorded it."""
+    entry = state_data.get("previous", {}).get(name)
+    if entry is None:
+        return None
+    if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(r, str) for r in entry)):
+        raise ConfigError(
+            f"{State(project.state_dir).path}: previous[{name!r}] is not [worker, singleuser]; "
+            f"delete that entry (the catalogue then shows no diff for {name})"
+        )
+    return entry[0], entry[1]
 
 
 def _validation(images: Mapping[str, Any], reference: str) -> Mapping[str, Any] | None:
@@ -153,7 +168,7 @@ def _pushed(images: Mapping[str, Any], reference: str) -> tuple[str, ...]:
 
 
 def _changes(
-    previous: list[str] | None, references: Mapping[str, str], docker: Engine
+    previous: tuple[str, str] | None, references: Mapping[str, str], docker: Engine
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     if not previous:
         return (), ()
