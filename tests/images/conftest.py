@@ -79,16 +79,29 @@ def cms_images(client: docker.DockerClient) -> dict[str, dict[str, object]]:  # 
     return {image["role"]: image for image in json.loads(result.stdout)["images"]}
 
 
+@dataclass(frozen=True)
+class Validation:
+    summary: dict[str, Any]  # what `afenv validate cms --json` printed
+    written: dict[str, Any]  # its summary.json right after it (later validations rewrite it)
+
+
 @pytest.fixture(scope="session")
-def cms_validated(cms_images) -> dict:  # type: ignore[no-untyped-def]  # noqa: ARG001
-    # (cms_images: the pair is built first)
-    """The summary of `afenv validate cms` on the session's pair (it records the result)."""
+def cms_validation(cms_images) -> Validation:  # type: ignore[no-untyped-def]
+    """`afenv validate cms` on the session's pair (it records the result)."""
     result = afenv("validate", "cms", "--json")
     summary = json.loads(result.stdout)
     assert result.returncode == 0, json.dumps(
         {n: c for n, c in summary["checks"].items() if c["status"] == "failed"}, indent=1
     )
-    return summary
+    key = cms_images["singleuser"]["reference"].rsplit(":", 1)[1]
+    written = json.loads((ROOT / "reports" / "cms" / key / "summary.json").read_text())
+    return Validation(summary=summary, written=written)
+
+
+@pytest.fixture(scope="session")
+def cms_validated(cms_validation: Validation) -> dict[str, Any]:
+    """The summary of the session's `afenv validate cms`."""
+    return cms_validation.summary
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -43,30 +43,37 @@ def plain(tmp_path_factory: pytest.TempPathFactory, storage: Path) -> Iterator[r
         yield served
 
 
+@pytest.fixture(scope="module", autouse=True)
+def only_cms_validated() -> Iterator[None]:
+    """The module's premise: cms's is the only validated pair. What else was validated (by
+    the CI's matrix, the hub's tests or an earlier session) is set aside for the module, its
+    promotion and its images' validation records, and put back after."""
+    state = State(ROOT / ".afenv")
+    with state.update() as data:
+        promoted = {name: pair for name, pair in data["promoted"].items() if name != "cms"}
+        for name in promoted:
+            del data["promoted"][name]
+        references = [reference for pair in promoted.values() for reference in pair]
+        aside = {r: data["images"].get(r, {}).pop("validation", None) for r in references}
+    try:
+        yield
+    finally:
+        with state.update() as data:
+            for name, pair in promoted.items():
+                data["promoted"].setdefault(name, pair)
+            for reference, validation in aside.items():
+                entry = data["images"].setdefault(reference, {})
+                if validation is not None and "validation" not in entry:
+                    entry["validation"] = validation
+
+
 @pytest.fixture(scope="module")
-def fcc_images(cms_images: dict[str, Any]) -> Iterator[dict[str, dict[str, Any]]]:  # noqa: ARG001
-    """A second experiment's pair, built on the layers cms built, and not validated: a
-    validation an earlier session recorded for it is set aside for the module and put back
-    after (the hub's tests validate fcc)."""
+def fcc_images(cms_images: dict[str, Any]) -> dict[str, dict[str, Any]]:  # noqa: ARG001
+    """A second experiment's pair, built on the layers cms built, and not validated (see
+    only_cms_validated)."""
     result = afenv("build", "fcc", "--no-validate", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    images = {image["role"]: image for image in json.loads(result.stdout)["images"]}
-    references = [image["reference"] for image in images.values()]
-    with State(ROOT / ".afenv").update() as data:
-        aside = {
-            "promoted": data.get("promoted", {}).pop("fcc", None),
-            **{r: data["images"].get(r, {}).pop("validation", None) for r in references},
-        }
-    try:
-        yield images
-    finally:
-        with State(ROOT / ".afenv").update() as data:
-            if aside["promoted"] is not None and "fcc" not in data["promoted"]:
-                data["promoted"]["fcc"] = aside["promoted"]
-            for reference in references:
-                entry = data["images"].setdefault(reference, {})
-                if aside[reference] is not None and "validation" not in entry:
-                    entry["validation"] = aside[reference]
+    return {image["role"]: image for image in json.loads(result.stdout)["images"]}
 
 
 @pytest.fixture(scope="module")
