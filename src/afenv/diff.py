@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,8 +21,19 @@ from afenv.build.plan import MANIFEST_DIR
 from afenv.engine import Engine, check_reference
 from afenv.errors import ConfigError, LockError
 from afenv.lock.files import parse_debian, parse_requirements
+from afenv.spec import ROLES
 
-__all__ = ["Change", "Contents", "compare", "contents", "counts", "debian_compare", "summary"]
+__all__ = [
+    "Change",
+    "Contents",
+    "RoleChanges",
+    "compare",
+    "contents",
+    "counts",
+    "debian_compare",
+    "pair_changes",
+    "summary",
+]
 
 # distributed.versions: the packages whose versions a Client compares with the scheduler's and
 # the workers' (required, then optional), and the interpreter.
@@ -166,6 +177,30 @@ def compare(a: Contents, b: Contents) -> list[Change]:
 
 
 KINDS: tuple[Kind, ...] = ("added", "removed", "upgraded", "downgraded", "changed")
+
+
+@dataclass(frozen=True)
+class RoleChanges:
+    role: str
+    old: str
+    new: str
+    changes: list[Change] | None  # None: the old image is gone from the engine
+
+
+def pair_changes(old: Sequence[str], new: Sequence[str], docker: Engine) -> list[RoleChanges]:
+    """What changes from pair ``old`` to pair ``new`` (worker, singleuser), role by role; an
+    unchanged reference is no change, without reading either image."""
+    found = []
+    for role, before, after in zip(ROLES, old, new, strict=True):
+        changes: list[Change] | None = []
+        if before != after:
+            changes = (
+                None
+                if docker.image(before) is None
+                else compare(contents(before, docker), contents(after, docker))
+            )
+        found.append(RoleChanges(role=role, old=before, new=after, changes=changes))
+    return found
 
 
 def counts(changes: list[Change]) -> dict[str, int]:

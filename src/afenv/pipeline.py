@@ -289,20 +289,19 @@ def _show_changes(session: Session, pair: validate_stage.Pair, docker: Engine) -
     previous = session.state.load()["promoted"].get(pair.experiment)
     if not previous or previous == [pair.worker, pair.singleuser]:
         return
-    for role, old, new in zip(
-        ("worker", "singleuser"), previous, (pair.worker, pair.singleuser), strict=True
-    ):
-        if old == new:
+    for role in diff.pair_changes(previous, (pair.worker, pair.singleuser), docker):
+        if role.old == role.new:
             continue
-        if docker.image(old) is None:
-            session.ui.info(f"{role}: the promoted {old} is gone from the engine; no diff")
+        if role.changes is None:
+            session.ui.info(
+                f"{role.role}: the promoted {role.old} is gone from the engine; no diff"
+            )
             continue
-        changes = diff.compare(diff.contents(old, docker), diff.contents(new, docker))
         session.ui.info(
-            f"{role}: against the promoted {old}: {diff.summary(changes)} "
-            f"(`afenv diff {old} {new}` lists them)"
+            f"{role.role}: against the promoted {role.old}: {diff.summary(role.changes)} "
+            f"(`afenv diff {role.old} {role.new}` lists them)"
         )
-        for change in changes:
+        for change in role.changes:
             if change.dask:
                 session.ui.info(
                     f"  {change.name}: {change.old or '-'} -> {change.new or '-'} ({change.kind})"

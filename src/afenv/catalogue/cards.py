@@ -72,7 +72,7 @@ def collect_cards(
     images = state_data.get("images", {})
     promoted = state_data.get("promoted", {})
     validated = {
-        pair.experiment: pair
+        pair.experiment
         for pair in collect_pairs(project, state_data, registry=None, include_unvalidated=False)
     }
     cards = []
@@ -173,15 +173,16 @@ def _changes(
     if not previous:
         return (), ()
     summaries, dask_changes = [], []
-    for role, old in zip(ROLES, previous, strict=True):
-        new = references[role]
-        if docker.image(old) is None:
-            summaries.append((role, f"{old} is gone from the engine; no diff"))
+    new = (references["worker"], references["singleuser"])
+    for role in diff.pair_changes(previous, new, docker):
+        if role.changes is None:
+            summaries.append((role.role, f"{role.old} is gone from the engine; no diff"))
             continue
-        changes = diff.compare(diff.contents(old, docker), diff.contents(new, docker))
-        summaries.append((role, diff.summary(changes)))
-        if role == "singleuser":  # the notebook has every worker package: Dask's listed once
+        summaries.append((role.role, diff.summary(role.changes)))
+        if role.role == "singleuser":  # the notebook has every worker package: Dask's once
             dask_changes = [
-                f"{c.name} {c.old or '-'} -> {c.new or '-'} ({c.kind})" for c in changes if c.dask
+                f"{c.name} {c.old or '-'} -> {c.new or '-'} ({c.kind})"
+                for c in role.changes
+                if c.dask
             ]
     return tuple(summaries), tuple(dask_changes)
