@@ -23,7 +23,7 @@ import re
 import secrets
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +51,7 @@ __all__ = [
     "Engine",
     "ExecResult",
     "ImageInfo",
+    "LayerStep",
     "PushOutcome",
     "RegistryRefused",
     "Run",
@@ -59,6 +60,7 @@ __all__ = [
     "image_labels",
     "image_repository",
     "promoted_tags",
+    "shared_layers",
     "staging_reference",
 ]
 
@@ -160,6 +162,26 @@ class ImageInfo:
             config=dict(attrs.get("Config") or {}),
             layers=tuple(attrs.get("RootFS", {}).get("Layers", [])),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerStep:
+    """One layer of an image: its digest, the instruction that made it, its bytes."""
+
+    layer: str
+    created_by: str
+    size: int
+
+
+def shared_layers(a: Sequence[LayerStep], b: Sequence[LayerStep]) -> list[LayerStep]:
+    """The layers two images share: their common first layers (a layer is stored once only
+    with the same layers below it)."""
+    shared = []
+    for step_a, step_b in zip(a, b, strict=False):
+        if step_a.layer != step_b.layer:
+            break
+        shared.append(step_a)
+    return shared
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -369,6 +391,28 @@ class Engine:
         if found is None:
             raise ConfigError(f"image {reference} not found; {hint}")
         return found
+
+    def layer_steps(self, reference: str) -> list[LayerStep]:
+        """Each layer of the image, oldest first, with the instruction that made it. The history
+        lists metadata instructions (ENV, LABEL, …) too; they make no layer, while RUN, COPY
+        and ADD always make one, also when it is empty."""
+        image = self._client.images.get(reference)
+        steps = [
+            step
+            for step in reversed(self._client.api.history(image.id))
+            if "#(nop) " not in step["CreatedBy"]
+            or any(word in step["CreatedBy"] for word in (" COPY ", " ADD "))
+        ]
+        layers = image.attrs["RootFS"]["Layers"]
+        if len(steps) != len(layers):
+            raise ConfigError(
+                f"image {reference}: {len(steps)} history steps make layers but it has "
+                f"{len(layers)}; was it built by another builder?"
+            )
+        return [
+            LayerStep(layer=layer, created_by=str(step["CreatedBy"]), size=int(step["Size"]))
+            for layer, step in zip(layers, steps, strict=True)
+        ]
 
     def images(self, *labels: str) -> list[ImageInfo]:
         """Images carrying every given label (``key`` or ``key=value``)."""

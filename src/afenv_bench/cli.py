@@ -171,11 +171,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from afenv_bench import _root
+    from afenv_bench import prepare
 
-    for library in _root.prepare(args.out):
-        print(library)
-    return 0
+    return prepare.main([str(args.out)])
 
 
 def _report(args: argparse.Namespace) -> int:

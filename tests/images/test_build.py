@@ -83,13 +83,42 @@ def test_manifest_inside_image_matches_host_copy(client: docker.DockerClient, cm
         assert "tini=" in debian
 
 
-def test_singleuser_contains_every_worker_layer(client: docker.DockerClient, cms_images) -> None:
-    worker = client.images.get(cms_images["worker"]["reference"])
-    singleuser = client.images.get(cms_images["singleuser"]["reference"])
-    worker_layers = worker.attrs["RootFS"]["Layers"]
-    singleuser_layers = singleuser.attrs["RootFS"]["Layers"]
-    assert singleuser_layers[: len(worker_layers)] == worker_layers
-    assert len(singleuser_layers) > len(worker_layers)
+def test_the_pair_shares_the_base_and_the_core_venv(
+    client: docker.DockerClient, cms_images
+) -> None:
+    """The singleuser image opens with the worker's layers up to the core venv, the same
+    bytes; the worker's experiment layer is the singleuser's only after the notebook layer."""
+    docker_engine = engine.Engine(client)
+    worker = docker_engine.layer_steps(cms_images["worker"]["reference"])
+    singleuser = docker_engine.layer_steps(cms_images["singleuser"]["reference"])
+    shared = engine.shared_layers(worker, singleuser)
+    assert "COPY" in shared[-1].created_by
+    assert "in /opt/afenv/venv" in shared[-1].created_by
+    assert shared[-1].size > 1_000_000_000  # ROOT alone is about 570 MB
+    assert len(worker) > len(shared)
+    assert len(singleuser) > len(shared)
+
+
+def test_every_singleuser_image_shares_the_notebook_layer(
+    client: docker.DockerClient, cms_images
+) -> None:
+    """A second experiment's notebook image reuses cms's base, core and notebook layers (the
+    engine stores them once, a registry serves them once); its worker shares base and core."""
+    built = afenv("build", "fcc", "--no-validate", "--json")
+    assert built.returncode == 0, built.stderr[-3000:]
+    fcc = {image["role"]: image["reference"] for image in json.loads(built.stdout)["images"]}
+    docker_engine = engine.Engine(client)
+    cms_notebook = docker_engine.layer_steps(cms_images["singleuser"]["reference"])
+    shared = engine.shared_layers(cms_notebook, docker_engine.layer_steps(fcc["singleuser"]))
+    overlays = [s for s in shared if "COPY" in s.created_by and "overlay" in s.created_by]
+    assert len(overlays) == 1  # the notebook's; cms's own experiment overlay comes after it
+    assert any("apt-get install" in s.created_by and "pandoc=" in s.created_by for s in shared)
+    assert "mkdir -p /cvmfs /cvmfs/" in cms_notebook[len(shared)].created_by  # cms's own
+    workers = engine.shared_layers(
+        docker_engine.layer_steps(cms_images["worker"]["reference"]),
+        docker_engine.layer_steps(fcc["worker"]),
+    )
+    assert "in /opt/afenv/venv" in workers[-1].created_by
 
 
 def test_labels_on_the_images(client: docker.DockerClient, cms_images) -> None:

@@ -548,11 +548,12 @@ def _template_data(template: str, value: str) -> dict[str, Any]:
     """Template data with ``value`` in every slot a spec value can reach."""
     if template == "singleuser":
         return _template_data("worker", value) | {
-            "worker_image": "afenv/t-worker:1",
+            "role": "singleuser",
             "notebook_debian_pins": [value, "pandoc=1"],
         }
     return {
         "title": "T",
+        "role": "worker",
         "afenv_version": "0",
         "base_image": "afenv/debian:trixie",
         "mirror": value,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from afenv import engine
-from afenv.build import BuildPlan, make_plan
+from afenv.build import BuildPlan, ImagePlan, make_plan
 from afenv.build.base import BaseImage
 from afenv.build.context import file_entry, inline_entry, write_tar
 from afenv.build.render import PACKAGED
+from afenv.errors import LockError
 from afenv.lock import LockedWheel, load_locks
+from afenv.lock.drift import file_digest
 from afenv.spec import load_project
 
 BASE = BaseImage(
@@ -32,26 +35,29 @@ def _plan(root: Path, experiment: str = "cms", base: BaseImage = BASE) -> BuildP
     return make_plan(project, exp, load_locks(project, exp), base, _wheel_path)
 
 
-def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
+def test_plan_is_two_images_over_shared_base_and_core(project_copy: Path) -> None:
     plan = _plan(project_copy)
     worker, singleuser = plan.images
     assert (worker.role, singleuser.role) == ("worker", "singleuser")
     assert worker.parent == BASE.reference
-    assert singleuser.parent == worker.staging
-    assert singleuser.dockerfile.count(f"\nFROM {worker.staging}\n") == 1
+    assert singleuser.parent == BASE.reference
 
-    # Both open with the same base-os and core-build stages, the notebook stage builds on the
-    # core venv: a change in the worker's role layer does not reinstall the notebook packages.
-    def stages(dockerfile: str) -> str:
+    # Both open with the same build stages and start their final stage FROM base-os with the
+    # same copy of the core venv: the second build finds all of it in the build cache.
+    def opening(dockerfile: str) -> str:
         body = dockerfile.split("\nFROM ", 1)[1]
-        return body.split("-r /tmp/core.txt\n", 1)[0]
+        return body.split("\nFROM core-build AS experiment-build\n", 1)[0]
 
-    assert stages(worker.dockerfile) == stages(singleuser.dockerfile)
+    assert opening(worker.dockerfile) == opening(singleuser.dockerfile)
+    for image, stage in ((worker, "worker"), (singleuser, "singleuser")):
+        final = image.dockerfile.split(f"\nFROM base-os AS {stage}\n", 1)[1]
+        assert final.startswith("COPY --from=core-build /opt/afenv/venv /opt/afenv/venv\n")
     assert "FROM core-build AS notebook-build" in singleuser.dockerfile
+    assert "FROM core-build AS bench-build" in worker.dockerfile
     shared = {
         (f.path, f.sha256)
         for f in worker.files
-        if f.path.startswith(("wheels/core/", "wheels/build/"))
+        if f.path.startswith(("wheels/core/", "wheels/build/", "bench/"))
     }
     assert shared <= {(f.path, f.sha256) for f in singleuser.files}
     assert any(path.startswith("wheels/build/uv-") for path, _ in shared)
@@ -59,10 +65,11 @@ def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
     assert [layer.name for layer in singleuser.layers] == [
         "base-os",
         "core",
-        "experiment",
-        "worker",
         "notebook",
+        "experiment",
+        "singleuser",
     ]
+    assert worker.layers[:2] == singleuser.layers[:2]
     assert worker.repository == "afenv/cms-worker"
     assert worker.reference == f"afenv/cms-worker:{worker.content_hash}"
     core = dict(p.split("==") for p in worker.layers[1].packages)
@@ -70,8 +77,55 @@ def test_plan_is_worker_then_singleuser_on_top(project_copy: Path) -> None:
     experiment = {p.split("==")[0] for p in worker.layers[2].packages}
     assert {"coffea", "correctionlib", "uproot"} <= experiment
     assert not experiment & set(core)
-    notebook = {p.split("==")[0] for p in singleuser.layers[-1].packages}
-    assert {"jupyterlab", "jupyterhub", "dask-labextension"} <= notebook
+    notebook = {p.split("==")[0] for p in singleuser.layers[2].packages if "==" in p}
+    assert any(p.startswith("pandoc=") for p in singleuser.layers[2].packages)
+    assert {"jupyterlab", "jupyterhub", "dask-labextension", "ipython"} <= notebook
+    # The singleuser's experiment layer is what the notebook layer lacks of the worker's, and
+    # the image holds exactly the singleuser lock: core, notebook, experiment.
+    own = {p.split("==")[0] for p in singleuser.layers[3].packages}
+    assert own == experiment - notebook
+    assert "ipython" in experiment  # coffea's, and the notebook's
+    assert "ipython" not in own
+    installed = set(core) | notebook | own
+    locked = json.loads(next(f for f in singleuser.files if f.path == "manifest/python.json").data)
+    assert installed == {entry["name"] for entry in locked}
+
+
+def test_the_notebook_layer_is_the_same_for_every_experiment(project_copy: Path) -> None:
+    """Its stage and its files do not depend on the experiment, so every experiment's
+    singleuser image shares it (the engine's cache and a registry store it once)."""
+    images = {name: _plan(project_copy, name).images[1] for name in ("cms", "atlas", "fcc")}
+
+    def notebook(image: ImagePlan) -> tuple[object, ...]:
+        final = image.dockerfile.split("\nFROM base-os AS singleuser\n", 1)[1]
+        stage = image.dockerfile.split("\nFROM core-build AS notebook-build\n", 1)[1]
+        files = sorted((f.path, f.sha256) for f in image.files if "notebook" in f.path)
+        return (
+            final.split("# Experiment-specific from here on", 1)[0],
+            stage.split("\nFROM ", 1)[0],
+            files,
+            image.layers[2],
+        )
+
+    assert notebook(images["cms"]) == notebook(images["atlas"]) == notebook(images["fcc"])
+
+
+def test_a_stale_singleuser_lock_is_refused(project_copy: Path) -> None:
+    lock = project_copy / "images/cms/lock/singleuser.txt"
+    lines = lock.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("jupyterlab=="))
+    kept = lines[:at] + lines[at + 2 :]  # the pin and its hash line
+    assert len(kept) == len(lines) - 2
+    lock.write_text("".join(kept))
+    # Re-digested, as a contributor who edits lock files by hand might: the drift check passes.
+    inputs = project_copy / "envs/lock/inputs.json"
+    data = json.loads(inputs.read_text())
+    data["files"]["images/cms/lock/singleuser.txt"] = file_digest(lock.read_text())
+    inputs.write_text(json.dumps(data))
+    with pytest.raises(
+        LockError, match=r"images/cms singleuser: jupyterlab differs from the notebook"
+    ):
+        _plan(project_copy)
 
 
 def test_wheels_only_reach_build_stages(project_copy: Path) -> None:
@@ -194,6 +248,7 @@ def test_no_secret_or_host_trust_enters_a_build_context(project_copy: Path) -> N
             # Only what the plan puts there on purpose: nothing from the host's environment.
             allowed = (
                 "wheels/",
+                "bench/",
                 "lock/",
                 "runtime/",
                 "grid/",

@@ -22,6 +22,7 @@ from afenv.lock.files import (
     FIX,
     INPUTS,
     NOTEBOOK_DEBIAN_LOCK,
+    NOTEBOOK_LOCK,
     experiment_lock_files,
 )
 from afenv.spec import ROLES, Project
@@ -70,7 +71,14 @@ def input_digests(project: Project) -> dict[str, str]:
 
 def generated_files(project: Project) -> set[str]:
     """Every lock file `afenv lock` writes for this project (relative paths)."""
-    shared = (FACILITY_LOCK, CORE_LOCK, BUILD_LOCK, BASE_DEBIAN_LOCK, NOTEBOOK_DEBIAN_LOCK)
+    shared = (
+        FACILITY_LOCK,
+        CORE_LOCK,
+        BUILD_LOCK,
+        NOTEBOOK_LOCK,
+        BASE_DEBIAN_LOCK,
+        NOTEBOOK_DEBIAN_LOCK,
+    )
     files = {str(path) for path in shared}
     for name in project.experiments:
         files |= {str(p) for p in experiment_lock_files(name).values()}

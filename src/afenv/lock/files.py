@@ -26,6 +26,7 @@ __all__ = [
     "FACILITY_LOCK",
     "INPUTS",
     "NOTEBOOK_DEBIAN_LOCK",
+    "NOTEBOOK_LOCK",
     "FacilityLock",
     "ImageLock",
     "LockedWheel",
@@ -47,6 +48,9 @@ FACILITY_LOCK = LOCK_DIR / "facility.pylock.toml"
 INPUTS = LOCK_DIR / "inputs.json"
 CORE_LOCK = LOCK_DIR / "core.txt"
 BUILD_LOCK = LOCK_DIR / "build.txt"  # the installers of the build stages (uv)
+# The core and [roles.singleuser] alone, no experiment: the notebook layer every experiment's
+# singleuser image shares, below that experiment's own layer.
+NOTEBOOK_LOCK = LOCK_DIR / "notebook.txt"
 BASE_DEBIAN_LOCK = LOCK_DIR / "debian.txt"
 NOTEBOOK_DEBIAN_LOCK = LOCK_DIR / "debian-notebook.txt"  # [roles.singleuser] debian
 FIX = "run `afenv lock` (lock files are generated, never edited by hand)"

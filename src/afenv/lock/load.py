@@ -15,6 +15,7 @@ from afenv.lock.files import (
     FIX,
     INPUTS,
     NOTEBOOK_DEBIAN_LOCK,
+    NOTEBOOK_LOCK,
     FacilityLock,
     ImageLock,
     experiment_lock_files,
@@ -35,6 +36,7 @@ class LockSet:
     facility: FacilityLock
     build: ImageLock  # the build stages' installers
     core: ImageLock
+    notebook: ImageLock  # core + [roles.singleuser], no experiment: the shared notebook layer
     worker: ImageLock
     singleuser: ImageLock
     debian_base: Mapping[str, str]
@@ -68,6 +70,7 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
         facility=facility,
         build=read_image_lock(project.root / BUILD_LOCK),
         core=read_image_lock(project.root / CORE_LOCK),
+        notebook=read_image_lock(project.root / NOTEBOOK_LOCK),
         worker=read_image_lock(files["worker"]),
         singleuser=read_image_lock(files["singleuser"]),
         debian_base=read_debian(project.root / BASE_DEBIAN_LOCK),
@@ -79,6 +82,7 @@ def load_locks(project: Project, experiment: Experiment) -> LockSet:
     for path, image_lock in (
         (project.root / BUILD_LOCK, locks.build),
         (project.root / CORE_LOCK, locks.core),
+        (project.root / NOTEBOOK_LOCK, locks.notebook),
         (files["worker"], locks.worker),
         (files["singleuser"], locks.singleuser),
     ):

@@ -29,6 +29,7 @@ from afenv.lock.files import (
     FACILITY_LOCK,
     INPUTS,
     NOTEBOOK_DEBIAN_LOCK,
+    NOTEBOOK_LOCK,
     FacilityLock,
     experiment_lock_files,
     parse_pylock,
@@ -210,6 +211,24 @@ def lock(project: Project, env: Mapping[str, str]) -> LockResult:
         build_pins,
         header=_header(
             "Build-stage installers (never in an image)", "envs/facility.toml [build]", all_digest
+        ),
+    )
+    notebook_pins = resolve_subset(
+        (*facility.core, *facility.roles["singleuser"]),
+        facility_lock,
+        project,
+        env,
+        what="[core] + [roles.singleuser] packages",
+    )
+    missing = sorted(set(core_pins) - set(notebook_pins))
+    if missing:
+        raise LockError(f"envs/facility.toml [roles.singleuser]: lacks {missing} of the core")
+    outputs[NOTEBOOK_LOCK] = render_requirements(
+        notebook_pins,
+        header=_header(
+            "Notebook layer lock (every singleuser image, below the experiment's layer)",
+            "envs/facility.toml [core, roles.singleuser]",
+            all_digest,
         ),
     )
     suite = facility.debian.suite
