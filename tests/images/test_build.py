@@ -110,8 +110,9 @@ def test_every_singleuser_image_shares_the_notebook_layer(
     docker_engine = engine.Engine(client)
     cms_notebook = docker_engine.layer_steps(cms_images["singleuser"]["reference"])
     shared = engine.shared_layers(cms_notebook, docker_engine.layer_steps(fcc["singleuser"]))
-    overlays = [s for s in shared if "COPY" in s.created_by and "overlay" in s.created_by]
-    assert len(overlays) == 1  # the notebook's; cms's own experiment overlay comes after it
+    venv = [s for s in shared if "COPY" in s.created_by and "in /opt/afenv/venv" in s.created_by]
+    assert len(venv) == 2  # the core venv and the notebook's overlay (cms's own comes after)
+    assert venv[1].size > 100_000_000  # JupyterLab and its kin
     assert any("apt-get install" in s.created_by and "pandoc=" in s.created_by for s in shared)
     assert "mkdir -p /cvmfs /cvmfs/" in cms_notebook[len(shared)].created_by  # cms's own
     workers = engine.shared_layers(
