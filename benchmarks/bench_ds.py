@@ -10,7 +10,10 @@ file twice), up to ``--max-events``, so 10 M events need 2 M generated. Every ru
 ``afenv-bench ds run`` process, so times include what users pay (RDataFrame JIT, Dask task
 start-up) except process start, cluster start and the one-off C++ compilation. ``read`` is one
 thread reading every branch the selection uses, for every event (``read_branches.C``): the
-ceiling for a reader that is not lazy. Writes ``benchmarks/results/ds.json`` and
+ceiling for a reader that is not lazy. ``legacy-parallel`` runs one legacy process per core at
+once, each on its share of the files: what this machine gives serial code on all its cores, the
+ceiling for the per-core comparison (on a virtual machine two vCPUs need not give twice one).
+Writes ``benchmarks/results/ds.json`` and
 ``ds_scaling.png`` and prints Markdown tables.
 """
 
@@ -29,6 +32,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 MODES = ("local", "dask", "legacy")
 READ = "read"  # the I/O ceiling, measured beside the modes
+PARALLEL = "legacy-parallel"  # one legacy process per core at once: the machine's own scaling
 HERE = Path(__file__).resolve().parent
 # Every branch the selection reads (the I/O ceiling reads them all, for every event).
 BRANCHES = [
@@ -111,10 +115,12 @@ def measure(work: Path, *, events: int, files: int, repeats: int, max_events: in
             subsets.append([paths[i % files] for i in range(n)])
 
     side_by_side = {}
-    for mode in (*MODES, READ):
+    for mode in (*MODES, PARALLEL, READ):
         runs = [run(work, mode, paths) for _ in range(repeats)]
         side_by_side[mode] = summarise(runs)
         print(f"# {mode}: {side_by_side[mode]['events_per_s']:,.0f} events/s", file=sys.stderr)
+    # The processes' cutflows add up to the one process's: every file was read once.
+    assert side_by_side[PARALLEL]["cutflow"] == side_by_side["legacy"]["cutflow"]
     scaling: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for inputs in subsets:
         for mode in MODES:
@@ -167,7 +173,33 @@ def machine_line(results: dict) -> str:
     return f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['date']}"
 
 
+def run_parallel(work: Path, inputs: list[str]) -> dict:
+    """One legacy process per core, started together, each on every n-th file; the wall time
+    is the slowest process's event loop, the cutflow the sum (it must equal one process's)."""
+    cores = os.cpu_count() or 1
+    processes = []
+    for i in range(cores):
+        report_dir = work / f"report-{PARALLEL}-{i}"
+        command = [sys.executable, "-m", "afenv_bench", "ds", "run", "--mode", "legacy"]
+        command += ["--input", *inputs[i::cores], "--report", str(report_dir)]
+        processes.append((subprocess.Popen(command, stdout=subprocess.DEVNULL), report_dir))
+    reports = []
+    for process, report_dir in processes:
+        if process.wait() != 0:
+            raise SystemExit(f"{PARALLEL}: a legacy process failed ({process.returncode})")
+        reports.append(json.loads((report_dir / "report.json").read_text()))
+    return {
+        "events": sum(r["events"] for r in reports),
+        "cutflow": [sum(step) for step in zip(*(r["cutflow"] for r in reports), strict=True)],
+        "wall_s": max(r["timing"]["wall_s"] for r in reports),
+        "cores": cores,
+        "input_mb": sum(r["timing"]["input_mb"] for r in reports),
+    }
+
+
 def run(work: Path, mode: str, inputs: list[str]) -> dict:
+    if mode == PARALLEL:
+        return run_parallel(work, inputs)
     if mode == READ:
         command = [sys.executable, str(Path(__file__).resolve()), "--read-only", *inputs]
         done = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -278,6 +310,17 @@ def markdown(results: dict) -> str:
         f"| dask marginal rate / local marginal rate "
         f"| {fits['dask'][1] / fits['local'][1]:.2f} | ≥ 0.8 |",
     ]
+    if PARALLEL in side:
+        parallel = side[PARALLEL]
+        scaling = parallel["events_per_s_per_core"] / side["legacy"]["events_per_s"]
+        rows += [
+            f"| (this machine) {parallel['cores']} legacy processes at once, events/s per core "
+            f"/ one alone | {scaling:.2f} | |",
+            f"| local events/s per core / {parallel['cores']} legacy processes' per core, "
+            f"{side['local']['events']:,} events "
+            f"| {side['local']['events_per_s_per_core'] / parallel['events_per_s_per_core']:.2f}"
+            " | |",
+        ]
     rows += ["", "| events | " + " | ".join(f"{m} wall [s]" for m in MODES) + " |"]
     rows.append("|---:|" + "---:|" * len(MODES))
     sizes = [p["events"] for p in results["scaling"][MODES[0]]]
