@@ -150,7 +150,12 @@ def main() -> int:
             results["runtime_only_change_s"] = round(build(cache, project), 1)
             # An experiment-only change: one pip package more for cms (locked first, untimed).
             spec = project / "images/cms/experiment.toml"
-            spec.write_text(spec.read_text().replace('"coffea",', '"coffea", "pyhf",', 1))
+            text = spec.read_text()
+            if 'pip = ["correctionlib"]' not in text:
+                raise SystemExit(f"{spec}: cms's pip list changed; update this benchmark")
+            spec.write_text(
+                text.replace('pip = ["correctionlib"]', 'pip = ["correctionlib", "pyhf"]')
+            )
             subprocess.run(
                 [sys.executable, "-m", "afenv.cli", "--project", str(project), "lock", "-q"],
                 check=True,

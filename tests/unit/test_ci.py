@@ -320,7 +320,9 @@ def test_lock_job_fails_on_drift_naming_the_file(
     project_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = project_copy / "images/cms/experiment.toml"
-    spec.write_text(spec.read_text().replace('pip = ["coffea",', 'pip = ["coffea", "xxhash",', 1))
+    spec.write_text(
+        spec.read_text().replace('pip = ["correctionlib"', 'pip = ["correctionlib", "xxhash"', 1)
+    )
     # The lock job's command, as the job runs it.
     pipeline = _generate(project_copy / ".gitlab-ci.yml", "gitlab", project=project_copy)
     assert pipeline["lock"]["script"][-1] == ".venv/bin/afenv lock --check"
@@ -549,7 +551,9 @@ def test_gitlab_ci_local_runs_the_lock_job(gitlab_repository: Path) -> None:
     assert "PASS  lock" in result.stdout
 
     spec = gitlab_repository / "images/cms/experiment.toml"
-    spec.write_text(spec.read_text().replace('pip = ["coffea",', 'pip = ["coffea", "xxhash",', 1))
+    spec.write_text(
+        spec.read_text().replace('pip = ["correctionlib"', 'pip = ["correctionlib", "xxhash"', 1)
+    )
     result = _gitlab_ci_local(gitlab_repository, "lock")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "images/cms/experiment.toml [packages] pip: changed since the lock" in result.stdout

@@ -22,7 +22,8 @@ def test_project_spec_parses_into_typed_objects() -> None:
     assert {"jupyterlab", "jupyterhub", "dask-labextension"} <= set(facility.roles["singleuser"])
     assert set(project.experiments) == {"atlas", "cms", "fcc"}
     cms = project.experiment("cms")
-    assert {"coffea", "correctionlib", "uproot", "awkward", "hist", "mplhep"} <= set(cms.pip)
+    assert set(cms.pip) == {"correctionlib"}
+    assert {"coffea", "uproot", "awkward", "hist", "mplhep"} <= set(project.facility.core)
     assert "cms" in cms.vos
 
 
@@ -48,15 +49,15 @@ def _edit(path: Path, old: str, new: str) -> None:
         ),
         (
             "images/cms/experiment.toml",
-            '"coffea",',
-            '"coffea>>1",',
-            r"packages\.pip: 'coffea>>1' is not a valid requirement",
+            '"correctionlib"',
+            '"correctionlib>>1"',
+            r"packages\.pip: 'correctionlib>>1' is not a valid requirement",
         ),
         (
             "images/cms/experiment.toml",
-            '"coffea",',
-            '"coffea", "Coffea",',
-            r"packages\.pip: 'Coffea' repeats 'coffea'",
+            '"correctionlib"',
+            '"correctionlib", "CorrectionLib"',
+            r"packages\.pip: 'CorrectionLib' repeats 'correctionlib'",
         ),
         (
             "images/cms/experiment.toml",
@@ -66,8 +67,8 @@ def _edit(path: Path, old: str, new: str) -> None:
         ),
         (
             "images/cms/experiment.toml",
-            '"coffea",',
-            '"coffea", "numpy",',
+            '"correctionlib"',
+            '"correctionlib", "numpy"',
             r"'numpy' is already in facility\.toml; remove it here",
         ),
         (

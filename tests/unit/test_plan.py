@@ -46,7 +46,7 @@ def test_plan_is_two_images_over_shared_base_and_core(project_copy: Path) -> Non
     # same copy of the core venv: the second build finds all of it in the build cache.
     def opening(dockerfile: str) -> str:
         body = dockerfile.split("\nFROM ", 1)[1]
-        return body.split("\nFROM core-build AS experiment-build\n", 1)[0]
+        return body.split(" -m afenv_bench.prepare /opt/afenv/cpp >/dev/null\n", 1)[0]
 
     assert opening(worker.dockerfile) == opening(singleuser.dockerfile)
     for image, stage in ((worker, "worker"), (singleuser, "singleuser")):
@@ -74,19 +74,29 @@ def test_plan_is_two_images_over_shared_base_and_core(project_copy: Path) -> Non
     assert worker.reference == f"afenv/cms-worker:{worker.content_hash}"
     core = dict(p.split("==") for p in worker.layers[1].packages)
     assert core["root"] == "0.1a12"
+    assert {"coffea", "correctionlib", "uproot"} <= set(core)  # the facility's HEP stack
+    # cms adds no Python package to the core: no experiment-build stage, only its CVMFS paths.
+    assert not [p for p in worker.layers[2].packages if "==" in p]
+    assert "AS experiment-build" not in worker.dockerfile
+    assert "/cvmfs/cms.cern.ch" in worker.dockerfile
+
+
+def test_the_singleuser_experiment_layer_is_what_the_notebook_lacks(project_copy: Path) -> None:
+    worker, singleuser = _plan(project_copy, "atlas").images
+    core = {p.split("==")[0] for p in worker.layers[1].packages}
     experiment = {p.split("==")[0] for p in worker.layers[2].packages}
-    assert {"coffea", "correctionlib", "uproot"} <= experiment
-    assert not experiment & set(core)
+    assert {"pyhf", "atlas-mpl-style"} <= experiment
+    assert not experiment & core
     notebook = {p.split("==")[0] for p in singleuser.layers[2].packages if "==" in p}
     assert any(p.startswith("pandoc=") for p in singleuser.layers[2].packages)
-    assert {"jupyterlab", "jupyterhub", "dask-labextension", "ipython"} <= notebook
+    assert {"jupyterlab", "jupyterhub", "dask-labextension", "ipykernel"} <= notebook
     # The singleuser's experiment layer is what the notebook layer lacks of the worker's, and
     # the image holds exactly the singleuser lock: core, notebook, experiment.
     own = {p.split("==")[0] for p in singleuser.layers[3].packages}
     assert own == experiment - notebook
-    assert "ipython" in experiment  # coffea's, and the notebook's
-    assert "ipython" not in own
-    installed = set(core) | notebook | own
+    assert "jsonschema" in experiment  # pyhf's, and the notebook's (jupyter_events)
+    assert "jsonschema" not in own
+    installed = core | notebook | own
     locked = json.loads(next(f for f in singleuser.files if f.path == "manifest/python.json").data)
     assert installed == {entry["name"] for entry in locked}
 
@@ -200,8 +210,8 @@ def test_base_and_core_layers_are_identical_across_experiments(project_copy: Pat
 
     def shared_part(experiment: str) -> tuple[str, list[tuple[str, str]]]:
         worker = _plan(project_copy, experiment).images[0]
-        # Everything before the first experiment-specific stage: base-os and core-build.
-        head = worker.dockerfile.split("FROM core-build AS experiment-build", 1)[0]
+        # Everything before the first experiment-specific stage: base-os, core- and bench-build.
+        head = worker.dockerfile.split(" -m afenv_bench.prepare /opt/afenv/cpp >/dev/null\n", 1)[0]
         head = head.split("\n", 2)[2]  # the title line names the experiment
         files = sorted(
             (f.path, f.sha256)
