@@ -18,6 +18,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import io
+import ipaddress
 import os
 import re
 import secrets
@@ -566,7 +567,12 @@ class Engine:
     def network_gateway(self, name: str) -> str:
         """The host's address on a bridge network: where its containers reach the host."""
         network = self._client.networks.get(name)
-        return str(network.attrs["IPAM"]["Config"][0]["Gateway"])
+        config = network.attrs["IPAM"]["Config"][0]
+        if config.get("Gateway"):
+            return str(config["Gateway"])
+        # A new engine's default bridge may name only its subnet; Docker then gives the host
+        # the subnet's first address (docker0's).
+        return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
     def connect_network(self, network: str, container: str) -> None:
         self._client.networks.get(network).connect(container)

@@ -17,6 +17,7 @@ from typing import Any
 import docker
 import pytest
 
+from afenv.engine import Engine
 from afenv.hub.push import PASSWORD, USERNAME
 from afenv.state import State
 from afenv.testing import credentials, registry
@@ -194,7 +195,7 @@ def test_tls_and_passwords(
     cms_images: dict[str, Any],
     cms_pushed: dict[str, Any],  # noqa: ARG001  (its layers are in the shared storage)
 ) -> None:
-    gateway = client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    gateway = Engine(client).network_gateway("bridge")
     creds = credentials.make(tmp_path / "creds")
     cert, key = credentials.host_certificate(tmp_path, creds, [gateway])
     users = registry.htpasswd(tmp_path / "htpasswd", USER, SECRET)
