@@ -263,6 +263,13 @@ def make_plan(
             *_wheels(pins, locks.facility, "wheels/experiment", wheel_path),
         ]
 
+    def experiment_layer(pins: Mapping[str, tuple[str, str]]) -> Layer:
+        """The experiment's layer of either image: its Debian packages, then the given pins."""
+        return Layer(
+            name="experiment",
+            packages=(*_debian_pins(locks.debian_experiment), *_pins_list(pins)),
+        )
+
     role_files = [
         *runtime,
         *grid,
@@ -309,13 +316,7 @@ def make_plan(
         layers=(
             base_os,
             core,
-            Layer(
-                name="experiment",
-                packages=(
-                    *_debian_pins(locks.debian_experiment),
-                    *_pins_list(experiment_pins),
-                ),
-            ),
+            experiment_layer(experiment_pins),
             Layer(name="worker", packages=()),
         ),
     )
@@ -364,13 +365,7 @@ def make_plan(
                 name="notebook",
                 packages=(*_debian_pins(locks.debian_notebook), *_pins_list(notebook_pins)),
             ),
-            Layer(
-                name="experiment",
-                packages=(
-                    *_debian_pins(locks.debian_experiment),
-                    *_pins_list(singleuser_experiment_pins),
-                ),
-            ),
+            experiment_layer(singleuser_experiment_pins),
             Layer(name="singleuser", packages=()),
         ),
         # The partner: the pair's Dask settings in this image name that worker image.
