@@ -16,7 +16,10 @@ pytestmark = pytest.mark.network
 def test_unresolvable_pins_give_uvs_reason(project_copy: Path) -> None:
     """Real uv against the real index: a pin that cannot exist fails with uv's explanation."""
     path = project_copy / "images/cms/experiment.toml"
-    path.write_text(path.read_text().replace('"coffea",', '"coffea==0.0.0.1",', 1))
+    spec = path.read_text()
+    edited = spec.replace('pip = ["correctionlib"]', 'pip = ["correctionlib==0.0.0.1"]', 1)
+    assert edited != spec, "the cms spec no longer lists correctionlib: anchor this edit elsewhere"
+    path.write_text(edited)
     before = (project_copy / "images/cms/lock/worker.txt").read_text()
     result = subprocess.run(
         [sys.executable, "-m", "afenv.cli", "--project", str(project_copy), "lock"],
@@ -28,5 +31,5 @@ def test_unresolvable_pins_give_uvs_reason(project_copy: Path) -> None:
     assert result.returncode == LockError.exit_code, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("afenv: error: cannot resolve the facility stack")
-    assert "coffea==0.0.0.1" in line
+    assert "correctionlib==0.0.0.1" in line
     assert (project_copy / "images/cms/lock/worker.txt").read_text() == before  # untouched
