@@ -23,10 +23,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PHASES = [
     ("cluster_start", "cluster start (network, volume, scheduler, 2 workers, client)"),
     ("registration_and_versions", "worker registration + version comparison"),
-    ("image_checks", "image checks (pytest + testinfra, both images)"),
+    ("image_checks", "image checks (pytest + testinfra, both images, one process per role)"),
     ("benchmark_generate", "Ds sample generation (in a container)"),
     ("benchmark_local", "Ds benchmark, local mode in a worker container"),
     ("benchmark_distributed", "Ds benchmark, distributed from the client"),
+    ("notebooks", "the Ds analysis notebook, run with a real kernel against the cluster"),
+    ("tutorials", "ROOT's two distributed-RDataFrame tutorials against the cluster"),
     ("total", "`afenv validate cms` in all"),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import docker
@@ -44,6 +45,11 @@ def test_the_image_checks_pass_on_the_built_pair(
             container.remove(force=True)
     failed = [c for c in checks if c.status == "failed"]
     assert not failed, failed
+    every = [c.name for c in checks]
+    assert len(every) == len(set(every)), "a check ran in both roles' processes"
+    # One pytest process per role, at once; one JUnit file with a suite per role.
+    suites = [s.get("name") for s in ET.parse(tmp_path / "checks.xml").iter("testsuite")]
+    assert sorted(suites) == ["image checks (singleuser)", "image checks (worker)"]
     names = {c.name for c in checks if c.status == "passed"}
     assert {
         "image.test_root_jit_define[worker]",

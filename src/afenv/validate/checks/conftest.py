@@ -13,15 +13,22 @@ import testinfra
 ROLES = ("worker", "singleuser")
 
 
-@pytest.fixture(scope="session")
-def context() -> dict[str, Any]:
+def _context() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(Path(os.environ["AFENV_CHECK_CONTEXT"]).read_text())
     return data
 
 
-@pytest.fixture(scope="session", params=ROLES)
-def role(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+@pytest.fixture(scope="session")
+def context() -> dict[str, Any]:
+    return _context()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every check that needs a role runs once per role the context holds (afenv runs one
+    process per role, so that the roles' checks run at the same time)."""
+    if "role" in metafunc.fixturenames:
+        roles = [role for role in ROLES if role in _context()["images"]]
+        metafunc.parametrize("role", roles, scope="session")
 
 
 @pytest.fixture(scope="session")
