@@ -29,6 +29,9 @@ from afenv import engine
 from afenv.cluster import Cluster, start_cluster
 from afenv.engine import Engine
 from afenv.hostnet import download
+from afenv.hub.pairs import Pair, collect_pairs
+from afenv.spec import load_project
+from afenv.state import State
 from afenv.testing import gsi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +105,30 @@ def cms_validation(cms_images) -> Validation:  # type: ignore[no-untyped-def]
 def cms_validated(cms_validation: Validation) -> dict[str, Any]:
     """The summary of the session's `afenv validate cms`."""
     return cms_validation.summary
+
+
+def validated_pairs() -> list[Pair]:
+    """Every validated pair of the project, as `afenv hub up` offers them."""
+    project = load_project(ROOT)
+    state = State(project.state_dir).load()
+    return collect_pairs(project, state, registry=None, include_unvalidated=False, local=True)
+
+
+@pytest.fixture(scope="session")
+def fcc_validated(cms_images: dict[str, Any]) -> dict[str, str]:  # noqa: ARG001 (cms's layers first)
+    """A second validated pair (role -> reference): the one fcc's lock describes, validated now
+    unless it already is. CI's matrix validates it before the tests; run alone, the suite must
+    not depend on that (validation itself is test_validate's)."""
+    built = afenv("build", "fcc", "--no-validate", "--json")
+    assert built.returncode == 0, built.stderr[-3000:]
+    pair = {image["role"]: image["reference"] for image in json.loads(built.stdout)["images"]}
+    validated = {p.experiment: p for p in validated_pairs()}.get("fcc")
+    if validated is None or (validated.worker, validated.singleuser) != (
+        pair["worker"], pair["singleuser"],
+    ):  # fmt: skip
+        result = afenv("validate", "fcc", "--json")
+        assert result.returncode == 0, result.stdout[-3000:]
+    return pair
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -99,6 +99,7 @@ def test_every_card_is_there_and_the_browser_sees_no_error(
 
 def test_a_new_pair_is_diffed_before_promotion_and_on_its_card(
     cms_validated: dict[str, Any],  # noqa: ARG001 (a validated cms pair)
+    fcc_validated: dict[str, str],  # noqa: ARG001 (and fcc's, promoted)
     project_copy: Path,
     tmp_path: Path,
 ) -> None:

@@ -21,16 +21,13 @@ import pytest
 
 from afenv import engine
 from afenv.hostnet import free_port
-from afenv.hub.pairs import Pair, collect_pairs
 from afenv.hub.users import set_password
-from afenv.spec import load_project
-from afenv.state import State
 from afenv.testing import credentials
 from afenv.testing.hubclient import Hub
 from afenv.testing.kernel import KernelOutput, execute
 
 from ..bench import reference
-from .conftest import LABELS, ROOT, afenv
+from .conftest import LABELS, ROOT, afenv, validated_pairs
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -56,14 +53,6 @@ def _settings() -> dict[str, Any]:
     return json.loads((HUB_DIR / "hub.json").read_text())
 
 
-def _validated_pairs() -> list[Pair]:
-    """What the hub must offer: every validated pair of the project (cms and fcc at least;
-    atlas too once the matrix has validated it)."""
-    project = load_project(ROOT)
-    state = State(project.state_dir).load()
-    return collect_pairs(project, state, registry=None, include_unvalidated=False, local=True)
-
-
 def _alive(pid: int) -> bool:
     """Running: a process that ended is gone, or a zombie until whoever adopted it reaps it."""
     try:
@@ -82,27 +71,11 @@ def _remove_homes(client: docker.DockerClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def fcc_validated(cms_images: dict[str, Any]) -> None:  # noqa: ARG001 (cms's layers first)
-    """A second validated pair, so that the spawn form has a choice to make: the one the lock
-    describes, validated now unless it already is (CI's matrix validates it before the tests;
-    validation itself is test_validate's)."""
-    built = afenv("build", "fcc", "--no-validate", "--json")
-    assert built.returncode == 0, built.stderr[-3000:]
-    pair = {image["role"]: image["reference"] for image in json.loads(built.stdout)["images"]}
-    validated = {p.experiment: p for p in _validated_pairs()}.get("fcc")
-    if validated is None or (validated.worker, validated.singleuser) != (
-        pair["worker"], pair["singleuser"],
-    ):  # fmt: skip
-        result = afenv("validate", "fcc", "--json")
-        assert result.returncode == 0, result.stdout[-3000:]
-
-
-@pytest.fixture(scope="module")
 def hub(
     tmp_path_factory: pytest.TempPathFactory,
     client: docker.DockerClient,
     cms_validated: dict[str, Any],  # noqa: ARG001 (the hub offers validated pairs only)
-    fcc_validated: None,  # noqa: ARG001
+    fcc_validated: dict[str, str],  # noqa: ARG001
 ) -> Iterator[RunningHub]:
     _remove_homes(client)  # a previous, interrupted session's
     directory = tmp_path_factory.mktemp("hub")
@@ -119,7 +92,7 @@ def hub(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr + (HUB_DIR / "hub.log").read_text()[-3000:]
     up = json.loads(result.stdout)
-    assert up["offers"] == [pair.experiment for pair in _validated_pairs()]
+    assert up["offers"] == [pair.experiment for pair in validated_pairs()]
     assert {"cms", "fcc"} <= set(up["offers"])
     settings = _settings()
     token = (HUB_DIR / "afenv-token").read_text().strip()
@@ -328,7 +301,7 @@ def test_a_browser_logs_in_picks_an_experiment_and_reaches_jupyterlabs_dask_pane
             page.wait_for_url("**/hub/spawn**")
             # The form offers every validated pair, by the experiments' titles.
             options = page.locator("select[name=image] option").all_inner_texts()
-            titles = sorted(pair.title for pair in _validated_pairs())
+            titles = sorted(pair.title for pair in validated_pairs())
             assert sorted(o.strip() for o in options) == titles
             page.screenshot(path=ARTIFACTS / "spawn-form.png")
             page.select_option("select[name=image]", label="CMS")
