@@ -175,13 +175,26 @@ def _scratch() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("afenv-checks-*"))
 
 
+def _check_processes() -> list[str]:
+    """Running processes whose command line names a check suite's scratch folder (pytest)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:  # it ended while we looked
+            continue
+        if any(b"/afenv-checks-" in word for word in words):
+            found.append(b" ".join(words).decode(errors="replace"))
+    return found
+
+
 # When to press Ctrl-C: each a condition on what the validation has started (``before``: the
 # check suites' scratch folders that existed before it, e.g. an interrupted run's).
 PHASES: dict[str, Callable[[docker.DockerClient, set[Path]], bool]] = {
     "cluster": lambda client, _before: (
         len(client.containers.list(filters={"label": f"{engine.PURPOSE}=validate"})) >= 4
     ),
-    "image-checks": lambda _client, before: bool(_scratch() - before),
+    "image-checks": lambda _client, before: bool(_scratch() - before) and bool(_check_processes()),
     "benchmark": lambda client, _before: bool(
         client.containers.list(
             all=True, filters={"name": "-generate", "label": f"{engine.PURPOSE}=validate"}

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,12 +69,20 @@ def run_image_checks(
         for role, reference in pair.references.items()
     }
     report_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + _TIMEOUT
+    runs: dict[str, _Run] = {}
     with tempfile.TemporaryDirectory(prefix="afenv-checks-") as tmp:
-        runs = {
-            role: _start(Path(tmp) / role, {**common, "images": {role: image}}, pair.checks)
-            for role, image in images.items()
-        }
-        finished = {role: _finish(run) for role, run in runs.items()}
+        try:
+            for role, image in images.items():
+                context = {**common, "images": {role: image}}
+                runs[role] = _start(Path(tmp) / role, context, pair.checks)
+            finished = {role: _finish(run, deadline) for role, run in runs.items()}
+        finally:
+            # Interrupted (Ctrl-C, SIGTERM) or timed out: no check outlives the validation.
+            for run in runs.values():
+                if run.process.poll() is None:
+                    run.process.kill()
+                    run.process.wait()
     (report_dir / "checks.log").write_text(
         "".join(f"=== {role} ===\n{log}" for role, (log, _, _) in finished.items())
     )
@@ -132,10 +141,10 @@ def _start(folder: Path, context: Mapping[str, Any], extra: tuple[Path, ...]) ->
     return _Run(process, junit)
 
 
-def _finish(run: _Run) -> tuple[str, int, str | None]:
+def _finish(run: _Run, deadline: float) -> tuple[str, int, str | None]:
     """Wait for one role's pytest: its output, exit status and JUnit text (None: it wrote none)."""
     try:
-        output, _ = run.process.communicate(timeout=_TIMEOUT)
+        output, _ = run.process.communicate(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         run.process.kill()
         output, _ = run.process.communicate()
