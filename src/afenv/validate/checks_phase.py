@@ -46,14 +46,20 @@ class ChecksPhase:
 
 
 def run_image_checks(
-    docker: Engine, containers: Mapping[str, str], pair: Pair, report_dir: Path
+    docker: Engine,
+    containers: Mapping[str, str],
+    pair: Pair,
+    report_dir: Path,
+    *,
+    at_once: bool = True,
 ) -> tuple[Check, ...]:
     """Run the check suite against running containers (role -> container ID) of ``pair``.
 
     One pytest process per role, all at once: the roles' checks share nothing but the host,
     and the slow ones (cling's JIT, a ROOT import per check) are single-threaded, so on two
     cores the phase takes about as long as the slower role instead of the sum. The roles'
-    results are one JUnit file, ``checks.xml``, and one log.
+    results are one JUnit file, ``checks.xml``, and one log. ``at_once=False`` runs the roles
+    one after the other (what ``benchmarks/bench_checks.py`` compares with).
     """
     common = {
         "afenv_built": pair.experiment is not None,
@@ -73,10 +79,15 @@ def run_image_checks(
     runs: dict[str, _Run] = {}
     with tempfile.TemporaryDirectory(prefix="afenv-checks-") as tmp:
         try:
+            finished = {}
             for role, image in images.items():
                 context = {**common, "images": {role: image}}
                 runs[role] = _start(Path(tmp) / role, context, pair.checks)
-            finished = {role: _finish(run, deadline) for role, run in runs.items()}
+                if not at_once:
+                    finished[role] = _finish(runs[role], deadline)
+            finished |= {
+                role: _finish(run, deadline) for role, run in runs.items() if role not in finished
+            }
         finally:
             # Interrupted (Ctrl-C, SIGTERM) or timed out: no check outlives the validation.
             for run in runs.values():
