@@ -78,16 +78,16 @@ def run_image_checks(
     deadline = time.monotonic() + _TIMEOUT
     runs: dict[str, _Run] = {}
     with tempfile.TemporaryDirectory(prefix="afenv-checks-") as tmp:
+        # At once: one batch of every role; otherwise a batch per role.
+        batches = [list(images)] if at_once else [[role] for role in images]
+        finished: dict[str, tuple[str, int, str | None]] = {}
         try:
-            finished = {}
-            for role, image in images.items():
-                context = {**common, "images": {role: image}}
-                runs[role] = _start(Path(tmp) / role, context, pair.checks)
-                if not at_once:
+            for batch in batches:
+                for role in batch:
+                    context = {**common, "images": {role: images[role]}}
+                    runs[role] = _start(Path(tmp) / role, context, pair.checks)
+                for role in batch:
                     finished[role] = _finish(runs[role], deadline)
-            finished |= {
-                role: _finish(run, deadline) for role, run in runs.items() if role not in finished
-            }
         finally:
             # Interrupted (Ctrl-C, SIGTERM) or timed out: no check outlives the validation.
             for run in runs.values():

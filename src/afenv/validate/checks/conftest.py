@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ import testinfra
 ROLES = ("worker", "singleuser")
 
 
+@functools.cache  # read once: every test function's parametrisation asks for it
 def _context() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(Path(os.environ["AFENV_CHECK_CONTEXT"]).read_text())
     return data
