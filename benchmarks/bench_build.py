@@ -40,7 +40,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # the same wheels, hashes and --prefix overlays (pip compiles bytecode by default too).
 UV_INSTALL = (
     "/opt/afenv/build/bin/uv pip install --quiet --offline --no-index --no-deps --require-hashes"
-    " --no-cache --compile-bytecode --link-mode=copy --python /opt/afenv/venv/bin/python"
+    " --no-cache --compile-bytecode --link-mode=hardlink --python /opt/afenv/venv/bin/python"
 )
 PIP_INSTALL = (
     "/opt/afenv/venv/bin/pip install --quiet --no-index --no-deps --require-hashes"
