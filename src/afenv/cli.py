@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"how long workers may take to register (default {_CLUSTER.registration_timeout})",
     )
     cluster.add_argument(
+        "--lanes",
+        type=_integer,
+        default=_CLUSTER.lanes,
+        metavar="N",
+        help=f"validation phases run at once where they can (default {_CLUSTER.lanes}; 1: in turn)",
+    )
+    cluster.add_argument(
         "--cvmfs", type=Path, metavar="PATH", help="host CVMFS mount, bound read-only at /cvmfs"
     )
     cluster.add_argument(
@@ -439,6 +446,7 @@ def _cluster_options(args: argparse.Namespace) -> ClusterOptions:
     return ClusterOptions(
         workers=args.workers,
         registration_timeout=args.registration_timeout,
+        lanes=args.lanes,
         grid=GridOptions(cvmfs=args.cvmfs, ca_dir=args.ca_dir, proxy=args.proxy),
     )
 

@@ -77,11 +77,15 @@ class ClusterOptions:
 
     workers: int = 2
     registration_timeout: int = 180  # seconds a worker may take to register
+    # Validation phases at once (afenv.validate.schedule): two fill the idle time of two cores;
+    # 1 runs them one after the other.
+    lanes: int = 2
     grid: GridOptions = field(default_factory=GridOptions)
 
     def __post_init__(self) -> None:
         _bounded("--workers", self.workers, 1, MAX_WORKERS)
         _bounded("--registration-timeout", self.registration_timeout, 1, 3600)
+        _bounded("--lanes", self.lanes, 1, 8)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -19,6 +20,8 @@ class UI:
     mode: str = "normal"  # quiet | normal | verbose | json
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     started: float = field(default_factory=time.monotonic)
+    # Validation phases run in two threads: one line is one write, never two halves.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -26,9 +29,11 @@ class UI:
     def _emit(self, kind: str, text: str, **fields: object) -> None:
         if self.mode == "json":
             record = {"event": kind, "elapsed": round(self.elapsed(), 2), "message": text, **fields}
-            print(json.dumps(record, sort_keys=True), file=self.stream, flush=True)
+            line = json.dumps(record, sort_keys=True)
         else:
-            print(f"[{self.elapsed():7.1f}s] {text}", file=self.stream, flush=True)
+            line = f"[{self.elapsed():7.1f}s] {text}"
+        with self._lock:
+            print(line, file=self.stream, flush=True)
 
     def info(self, text: str, **fields: object) -> None:
         """A phase of the work: shown unless quiet."""

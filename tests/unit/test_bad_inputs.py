@@ -402,6 +402,8 @@ def _cli_cases() -> list[Case]:
         (("build", "cms", "--workers", "100000"), "--workers: 100000"),
         (("build", "cms", "--workers", "two"), "--workers"),
         (("validate", "cms", "--registration-timeout", "-5"), "--registration-timeout"),
+        (("validate", "cms", "--lanes", "0"), "--lanes: 0 is out of range"),
+        (("build", "cms", "--lanes", "9"), "--lanes: 9 is out of range"),
         (("validate", "--worker-image", "UPPER:bad", "--singleuser-image", "x"), "UPPER:bad"),
         (("validate", "--worker-image", "a@sha256:zz", "--singleuser-image", "x"), "a@sha256:zz"),
         (("validate", "--worker-image", "a;rm -rf /", "--singleuser-image", "x"), "--worker-image"),

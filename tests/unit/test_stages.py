@@ -161,6 +161,7 @@ def test_images_never_carry_run_labels() -> None:
         (lambda: ClusterOptions(workers=-1), r"--workers: -1 is out of range"),
         (lambda: ClusterOptions(workers=100_000), r"--workers: 100000 is out of range"),
         (lambda: ClusterOptions(registration_timeout=-5), r"--registration-timeout: -5"),
+        (lambda: ClusterOptions(lanes=0), r"--lanes: 0 is out of range"),
         (lambda: BenchOptions(events=-5), r"--events: -5 is out of range"),
         (lambda: BenchOptions(events=10**20), r"--events: 100000000000000000000 is out"),
         (lambda: BenchOptions(modes=("local", "gpu")), r"--modes: unknown mode\(s\) \['gpu'\]"),

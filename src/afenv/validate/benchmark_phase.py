@@ -26,6 +26,7 @@ def _mode_check(outcome: ModeOutcome) -> Check:
 
 class BenchmarkPhase:
     name = "benchmark"
+    needs: tuple[str, ...] = ("registration_and_versions",)
 
     def run(self, context: PhaseContext) -> Outcome:
         cluster, spec, ui = context.cluster, context.pair.benchmark, context.ui

@@ -35,6 +35,7 @@ EXPERIMENT_PACKAGE = "experiment"  # where an experiment's own checks go in the 
 
 class ChecksPhase:
     name = "image_checks"
+    needs: tuple[str, ...] = ("registration_and_versions",)
 
     def run(self, context: PhaseContext) -> Outcome:
         context.ui.info("image checks (pytest + testinfra)")

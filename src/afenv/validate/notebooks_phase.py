@@ -30,6 +30,7 @@ NOTEBOOK_TIMEOUT = 1800
 
 class NotebookPhase:
     name = "notebooks"
+    needs: tuple[str, ...] = ("benchmark",)
 
     def run(self, context: PhaseContext) -> Outcome:
         checks: list[Check] = []

@@ -39,5 +39,6 @@ class Phase(Protocol):
     """One phase of `afenv validate`: runs against the cluster, returns typed checks."""
 
     name: str
+    needs: tuple[str, ...]  # names of the phases that must have finished first
 
     def run(self, context: PhaseContext) -> Outcome: ...

@@ -1,7 +1,9 @@
 """`afenv validate`: an image pair proves itself in a cluster of containers.
 
-Phases run one after the other against one cluster (registration and versions, image checks,
-the Ds benchmark); a phase that cannot let the next ones run (no worker registered) stops them.
+Phases run against one cluster (registration and versions, image checks, the Ds benchmark,
+notebooks, tutorials), ``options.lanes`` at a time where what a phase needs has finished
+(:mod:`afenv.validate.schedule`); a phase that cannot let the next ones run (no worker
+registered) stops them.
 The report is returned, not written: promotion comes first, then ``summary.json`` (see
 :mod:`afenv.pipeline`).
 """
@@ -24,6 +26,7 @@ from afenv.validate.notebooks_phase import NotebookPhase
 from afenv.validate.pair import Pair
 from afenv.validate.phase import Phase, PhaseContext
 from afenv.validate.report import Check, ValidationReport
+from afenv.validate.schedule import run_scheduled
 from afenv.validate.tutorials_phase import TutorialsPhase
 from afenv.validate.versions_phase import VersionsPhase
 
@@ -72,15 +75,14 @@ def validate(
         context = PhaseContext(
             docker=docker, cluster=cluster, pair=pair, options=options, report_dir=report_dir, ui=ui
         )
-        for phase in phases:
-            phase_started = time.monotonic()
-            outcome = phase.run(context)
-            timing[phase.name] = round(time.monotonic() - phase_started, 2)
-            timing.update(outcome.timing)
-            checks += outcome.checks
-            sections.update(outcome.sections)
-            if not outcome.proceed:
-                break
+        schedule: dict[str, dict[str, float]] = {}
+        for done in run_scheduled(phases, lambda phase: phase.run(context), lanes=options.lanes):
+            timing[done.phase.name] = done.seconds
+            timing.update(done.outcome.timing)
+            checks += done.outcome.checks
+            sections.update(done.outcome.sections)
+            schedule[done.phase.name] = {"started_s": done.started, "seconds": done.seconds}
+        sections["schedule"] = schedule
     timing["total"] = round(time.monotonic() - started, 2)
     return ValidationReport(
         pair=pair,

@@ -25,6 +25,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 class TutorialsPhase:
     name = "tutorials"
+    needs: tuple[str, ...] = ("registration_and_versions",)
 
     def run(self, context: PhaseContext) -> Outcome:
         checks = [Check.of(f"tutorial.{name}", None, why) for name, why in SKIPPED.items()]

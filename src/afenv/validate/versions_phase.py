@@ -21,6 +21,7 @@ _PROBE = Path(str(resources.files("afenv.validate") / "probes" / "versions_probe
 
 class VersionsPhase:
     name = "registration_and_versions"
+    needs: tuple[str, ...] = ()
 
     def run(self, context: PhaseContext) -> Outcome:
         cluster = context.cluster
