@@ -1,9 +1,13 @@
-"""Measure `afenv validate cms`: total wall time, each phase, worker start-to-registered time.
+"""Measure `afenv validate cms`: total wall time, each phase, worker start-to-registered time,
+and the machine's busy and idle core-seconds over each run, for each number of lanes.
 
-    .venv/bin/python benchmarks/bench_validate.py [--runs 3]
+    .venv/bin/python benchmarks/bench_validate.py [--runs 3] [--lanes 2 1]
 
-Needs the cms pair built (`afenv build cms --no-validate`). Writes
-benchmarks/results/validate.json and prints a Markdown table (medians over the runs).
+Needs the cms pair built (`afenv build cms --no-validate`). The lanes values alternate within
+each round (``--lanes 2 1``: two phases at once, then one after the other), so both see the same
+machine. Busy and idle come from /proc/stat (every process of the host, containers included):
+busy core-seconds / cores is the shortest the run could be on this machine without less work.
+Writes benchmarks/results/validate.json and prints Markdown tables (medians over the runs).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,54 +41,106 @@ PHASES = [
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lanes", type=int, nargs="+", default=[2, 1])
     args = parser.parse_args()
-    runs = []
+    runs: dict[int, list[dict]] = {lanes: [] for lanes in args.lanes}
     for _ in range(args.runs):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "afenv.cli",
-                "--project",
-                str(ROOT),
-                "validate",
-                "cms",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        summary = json.loads(result.stdout)
-        if not summary["passed"]:
-            print("validation failed; not a measurement", file=sys.stderr)
-            return 1
-        runs.append(summary)
-    medians = {key: statistics.median(run["timing"][key] for run in runs) for key, _ in PHASES}
-    registration = [t for run in runs for t in run["registration"].values()]
-    results = {
+        for lanes in args.lanes:
+            summary = _validate(lanes)
+            if summary is None:
+                print("validation failed; not a measurement", file=sys.stderr)
+                return 1
+            runs[lanes].append(summary)
+    results: dict = {
         "machine": machine_description(),
         "date": dt.date.today().isoformat(),
         "runs": args.runs,
-        "median_s": medians,
-        "worker_start_to_registered_s": registration,
-        "worker_start_to_registered_median_s": statistics.median(registration),
-        "events": runs[0]["benchmark"]["local"]["events"],
+        "cores": os.cpu_count(),
+        "events": runs[args.lanes[0]][0]["benchmark"]["local"]["events"],
+        "by_lanes": {},
     }
+    for lanes, summaries in runs.items():
+        registration = [t for run in summaries for t in run["registration"].values()]
+        results["by_lanes"][str(lanes)] = {
+            "median_s": {
+                key: statistics.median(run["timing"][key] for run in summaries) for key, _ in PHASES
+            },
+            "total_s": [run["timing"]["total"] for run in summaries],
+            "busy_core_s": [run["cpu"]["busy"] for run in summaries],
+            "idle_core_s": [run["cpu"]["idle"] for run in summaries],
+            "started_s": {
+                key: statistics.median(run["schedule"][key]["started_s"] for run in summaries)
+                for key in summaries[0]["schedule"]
+            },
+            "worker_start_to_registered_median_s": statistics.median(registration),
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "validate.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(
-        f"Measured on {results['machine']}, {results['date']}; medians of {args.runs} runs "
-        f"(`benchmarks/bench_validate.py`), {results['events']:,} events:\n"
-    )
-    print("| phase | median [s] |\n|---|---|")
-    for key, label in PHASES:
-        print(f"| {label} | {medians[key]:.1f} |")
-    print(
-        f"| worker container start → registered at the scheduler "
-        f"({len(registration)} workers) | {results['worker_start_to_registered_median_s']:.1f} |"
-    )
+    _print(results, args.lanes)
     return 0
+
+
+def _validate(lanes: int) -> dict | None:
+    """One `afenv validate cms --lanes N`: its summary plus the host's busy and idle core-s."""
+    before = _cpu()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "afenv.cli",
+            "--project",
+            str(ROOT),
+            "validate",
+            "cms",
+            "--lanes",
+            str(lanes),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    after = _cpu()
+    summary = json.loads(result.stdout)
+    if not summary["passed"]:
+        return None
+    summary["cpu"] = {kind: round(after[kind] - before[kind], 1) for kind in before}
+    return summary
+
+
+def _cpu() -> dict[str, float]:
+    """Busy and idle (incl. iowait) core-seconds of the whole host since boot."""
+    first = Path("/proc/stat").read_text().splitlines()[0]
+    fields = [int(v) for v in first.split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return {"busy": (sum(fields) - idle) / tick, "idle": idle / tick}
+
+
+def _print(results: dict, order: list[int]) -> None:
+    print(
+        f"Measured on {results['machine']}, {results['date']}; medians of {results['runs']} runs "
+        f"per lanes value, alternating (`benchmarks/bench_validate.py`), "
+        f"{results['events']:,} events:\n"
+    )
+    by = results["by_lanes"]
+    print("| phase | " + " | ".join(f"{n} lane(s) [s]" for n in order) + " |")
+    print("|---|" + "---:|" * len(order))
+    for key, label in PHASES:
+        cells = [f"{by[str(n)]['median_s'][key]:.1f}" for n in order]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    for name, key in (
+        ("each run, total", "total_s"),
+        ("each run, busy core-s", "busy_core_s"),
+        ("each run, idle core-s", "idle_core_s"),
+    ):
+        cells = [", ".join(f"{v:.0f}" for v in by[str(n)][key]) for n in order]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(
+        "| worker container start → registered (median) | "
+        + " | ".join(f"{by[str(n)]['worker_start_to_registered_median_s']:.1f}" for n in order)
+        + " |"
+    )
 
 
 if __name__ == "__main__":
