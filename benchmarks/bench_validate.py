@@ -17,14 +17,12 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 from bench_ds import machine_description
+from common import RESULTS, afenv_cli
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results"
 PHASES = [
     ("cluster_start", "cluster start (network, volume, scheduler, 2 workers, client)"),
     ("registration_and_versions", "worker registration + version comparison"),
@@ -83,23 +81,7 @@ def main() -> int:
 def _validate(lanes: int) -> dict | None:
     """One `afenv validate cms --lanes N`: its summary plus the host's busy and idle core-s."""
     before = _cpu()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "afenv.cli",
-            "--project",
-            str(ROOT),
-            "validate",
-            "cms",
-            "--lanes",
-            str(lanes),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    _, result = afenv_cli("validate", "cms", "--lanes", str(lanes), "--json")
     after = _cpu()
     summary = json.loads(result.stdout)
     if not summary["passed"]:
