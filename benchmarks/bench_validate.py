@@ -19,6 +19,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench_ds import machine_description
 from common import RESULTS, afenv_cli
@@ -41,7 +42,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lanes", type=int, nargs="+", default=[2, 1])
     args = parser.parse_args()
-    runs: dict[int, list[dict]] = {lanes: [] for lanes in args.lanes}
+    runs: dict[int, list[dict[str, Any]]] = {lanes: [] for lanes in args.lanes}
     for _ in range(args.runs):
         for lanes in args.lanes:
             summary = _validate(lanes)
@@ -49,7 +50,7 @@ def main() -> int:
                 print("validation failed; not a measurement", file=sys.stderr)
                 return 1
             runs[lanes].append(summary)
-    results: dict = {
+    results: dict[str, Any] = {
         "machine": machine_description(),
         "date": dt.date.today().isoformat(),
         "runs": args.runs,
@@ -78,12 +79,12 @@ def main() -> int:
     return 0
 
 
-def _validate(lanes: int) -> dict | None:
+def _validate(lanes: int) -> dict[str, Any] | None:
     """One `afenv validate cms --lanes N`: its summary plus the host's busy and idle core-s."""
     before = _cpu()
     _, result = afenv_cli("validate", "cms", "--lanes", str(lanes), "--json")
     after = _cpu()
-    summary = json.loads(result.stdout)
+    summary: dict[str, Any] = json.loads(result.stdout)
     if not summary["passed"]:
         return None
     summary["cpu"] = {kind: round(after[kind] - before[kind], 1) for kind in before}
@@ -99,7 +100,7 @@ def _cpu() -> dict[str, float]:
     return {"busy": (sum(fields) - idle) / tick, "idle": idle / tick}
 
 
-def _print(results: dict, order: list[int]) -> None:
+def _print(results: dict[str, Any], order: list[int]) -> None:
     print(
         f"Measured on {results['machine']}, {results['date']}; medians of {results['runs']} runs "
         f"per lanes value, alternating (`benchmarks/bench_validate.py`), "
