@@ -83,8 +83,8 @@ def run_scheduled(
                 if all(need in finished for need in phase.needs):
                     waiting.remove(phase)
                     running[pool.submit(run, phase)] = (phase, time.monotonic())
-            if not running:  # nothing can start: the needs of what waits never finished
-                break
+            # check_needs guarantees something runs here: the first waiting phase's needs are
+            # earlier phases, all finished once nothing runs and nothing stopped the run.
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 phase, started = running.pop(future)
