@@ -346,11 +346,16 @@ def run_on_client(
 
 @contextlib.contextmanager
 def _dask_client(scheduler: str | None, workers: int, timeout: float):
+    import dask.config
     from distributed import Client, LocalCluster
+
+    from afenv_runtime import daskdefaults
 
     if scheduler is None:
         n_workers = workers or os.cpu_count() or 1
         with (
+            # The scheduler settings of afenv's images, where no Dask config sets them (a host).
+            dask.config.set(daskdefaults.not_configured()),
             LocalCluster(
                 n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,

@@ -88,20 +88,21 @@ def test_three_modes_agree(run_mode):
 @pytest.mark.dask
 def test_repeated_computations_on_one_cluster(ds_files, run_mode):
     """A notebook runs many computations on one cluster; the compiled selection must survive
-    that (shipped with DistributeSharedLibs, it was re-uploaded in place and workers crashed)."""
-    from distributed import Client, LocalCluster
-
+    that (shipped with DistributeSharedLibs, it was re-uploaded in place and workers crashed).
+    The cluster is the one ``--mode dask`` starts, with afenv's scheduler settings."""
     from afenv_bench import analysis
     from afenv_bench.inputs import resolve
+    from afenv_runtime import daskdefaults
 
     dataset = resolve([str(path) for path in ds_files])
     local = run_mode("local").report
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with analysis._dask_client(None, 2, 10.0) as client:
+        for key, value in daskdefaults.not_configured().items():  # what no config here sets
+            assert key == "distributed.scheduler.worker-saturation"
+            assert (
+                client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+                == value
+            )
         workers = set(client.nthreads())
         results = [analysis.run_on_client(dataset, client) for _ in range(3)]
         assert set(client.nthreads()) == workers  # no worker died and was replaced

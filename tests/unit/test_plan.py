@@ -266,6 +266,7 @@ def test_no_secret_or_host_trust_enters_a_build_context(project_copy: Path) -> N
                 "site/",
                 "manifest/",
                 "dask/",
+                "dask-defaults/",
                 "jupyter/",
                 "afenv/",
             )
@@ -289,3 +290,22 @@ def test_every_copy_source_is_in_the_context(project_copy: Path, experiment: str
             assert any(p == source or p.startswith(source.rstrip("/") + "/") for p in paths), (
                 f"{image.name}: {line}"
             )
+
+
+def test_both_images_carry_the_scheduler_settings(project_copy: Path, tmp_path: Path) -> None:
+    """A scheduler started in either image (validation's, the operator's pod, a notebook's
+    LocalCluster) reads afenv's settings from /etc/dask; Dask's own loader reads the file."""
+    import dask.config
+
+    from afenv_runtime.daskdefaults import SCHEDULER
+
+    for image in _plan(project_copy).images:
+        entry = next(f for f in image.files if f.path == "dask-defaults/afenv-scheduler.yaml")
+        assert "\nCOPY dask-defaults/ /etc/dask/\n" in image.dockerfile, image.name
+        assert entry.data is not None
+        folder = tmp_path / image.name
+        folder.mkdir()
+        (folder / "afenv-scheduler.yaml").write_bytes(entry.data)
+        read = dask.config.collect(paths=[str(folder)], env={})
+        for key, value in SCHEDULER.items():
+            assert dask.config.get(key, config=read) == value, (image.name, key)

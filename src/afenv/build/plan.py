@@ -22,6 +22,7 @@ from afenv.errors import LockError
 from afenv.lock import FacilityLock, ImageLock, LockedWheel, LockSet
 from afenv.lock.files import FIX, render_requirements
 from afenv.spec import Experiment, Project
+from afenv_runtime import daskdefaults
 
 __all__ = ["MANIFEST_DIR", "BuildPlan", "ImagePlan", "Layer", "make_plan"]
 
@@ -279,6 +280,7 @@ def make_plan(
         file_entry("bin/dask-scheduler", templates.path("files/dask-scheduler")),
         file_entry("bin/dask-worker", templates.path("files/dask-worker")),
         inline_entry("site/afenv.pth", "/opt/afenv/lib\n"),
+        inline_entry("dask-defaults/afenv-scheduler.yaml", daskdefaults.scheduler_yaml()),
     ]
     shared_data = {
         "base_image": base.reference,

@@ -14,6 +14,7 @@ import testinfra
 from packaging.utils import canonicalize_name
 
 from afenv.benchmark import cling_errors
+from afenv_runtime import daskdefaults
 from conftest import run  # type: ignore[import-not-found]  # pytest puts this folder on sys.path
 
 RDF_CHECK = (
@@ -124,6 +125,20 @@ def test_root_jit_define(host: testinfra.host.Host) -> None:
     assert count == "89"  # n² > 100 for n = 11…99
     assert version.startswith("6.")
     assert cling_errors(result.stderr) == [], "cling reported errors (missing headers or c++?)"
+
+
+def test_a_scheduler_here_uses_afenvs_settings(
+    host: testinfra.host.Host, context: dict[str, Any]
+) -> None:
+    """A scheduler started in either image reads /etc/dask/afenv-scheduler.yaml."""
+    if not context["afenv_built"]:
+        pytest.skip("pair given by image names: afenv's settings are not expected")
+    keys = sorted(daskdefaults.SCHEDULER)
+    code = "import json, dask, distributed;"
+    code += f"print(json.dumps([dask.config.get(k) for k in {keys}]))"
+    result = run(host, f'python -c "{code}"')
+    assert result.rc == 0, result.stderr
+    assert json.loads(result.stdout) == [daskdefaults.SCHEDULER[k] for k in keys]
 
 
 def test_no_world_writable_directories_outside_tmp(host: testinfra.host.Host) -> None:
