@@ -12,7 +12,7 @@ keeps the rest queued. At distributed's default (1.1, so two tasks for a one-thr
 worker holds a second task it has not started; distributed RDataFrame's tasks are few and long
 (one per file or cluster range), and one worker often ended a computation with two tasks more
 than the other while the other sat idle (8 tasks of 250,000 events on two one-thread workers:
-CPU split 5.7/3.7 s in three of five runs, none at 1.0; see the README's Ds benchmark section).
+CPU split 5.7/3.7 s in three of five runs, none at 1.0; README, "Scheduler settings").
 A worker that finishes waits one scheduler round trip for its next task, which is nothing next
 to tasks of seconds.
 """
