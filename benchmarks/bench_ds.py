@@ -16,7 +16,10 @@ ceiling for the per-core comparison (on a virtual machine two vCPUs need not giv
 ``dask-warm`` is the dask series again on ONE cluster kept between computations, as a notebook
 keeps it, after one warm-up computation: every worker has imported ROOT and JIT-compiled the
 graph before the timed runs, so its slope is the marginal rate without the noise of each fresh
-cluster's start-up (which the fresh series' intercept carries).
+cluster's start-up (which the fresh series' intercept carries). Each of its computations is
+followed by a local-mode run on the same files (``local-beside``), so the warm-cluster / local
+ratio compares runs minutes apart, not series half an hour apart: this machine's speed drifts
+by up to 1.5x within an hour. The idle cluster's CPU during those local runs is recorded.
 Writes ``benchmarks/results/ds.json`` and
 ``ds_scaling.png`` and prints Markdown tables.
 """
@@ -31,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ MODES = ("local", "dask", "legacy")
 READ = "read"  # the I/O ceiling, measured beside the modes
 PARALLEL = "legacy-parallel"  # one legacy process per core at once: the machine's own scaling
 WARM = "dask-warm"  # the dask series on one cluster kept between computations
+BESIDE = "local-beside"  # local mode run after each warm computation, on the same files
 HERE = Path(__file__).resolve().parent
 # Every branch the selection reads (the I/O ceiling reads them all, for every event).
 BRANCHES = [
@@ -90,7 +95,7 @@ def main() -> int:
         return 0
     if args.dask_warm:
         subsets = json.loads((args.dask_warm / "subsets.json").read_text())
-        series = warm_series(subsets, passes=args.repeats)
+        series = warm_series(args.dask_warm, subsets, passes=args.repeats)
         (args.dask_warm / "warm.json").write_text(json.dumps(series))
         return 0
     if args.from_json:
@@ -169,17 +174,27 @@ def run_warm(work: Path, subsets: list[list[str]], *, passes: int) -> dict[str, 
     return series
 
 
-def warm_series(subsets: list[list[str]], *, passes: int) -> dict[str, Any]:
+def warm_series(work: Path, subsets: list[list[str]], *, passes: int) -> dict[str, Any]:
     """One cluster as ``--mode dask`` starts it: a warm-up computation on one file, then
-    ``passes`` rounds over the subsets; each size's median wall time."""
+    ``passes`` rounds over the subsets, each computation followed by a local-mode run on the
+    same files (in ``work``); each size's median wall time, for both."""
     from afenv_bench import analysis
     from afenv_bench.inputs import resolve
 
     datasets = [resolve(inputs) for inputs in subsets]
+    rounds: list[list[Any]] = [[] for _ in range(passes)]
+    beside: list[list[dict[str, Any]]] = [[] for _ in range(passes)]
+    idle_cpu_s = local_elapsed_s = 0.0
     with analysis._dask_client(None, 0, 10.0) as client:
         warm_up = analysis.run_on_client(resolve(subsets[0][:1]), client)
-        rounds = [[analysis.run_on_client(d, client) for d in datasets] for _ in range(passes)]
-    points = []
+        for done, local_runs in zip(rounds, beside, strict=True):
+            for inputs, dataset in zip(subsets, datasets, strict=True):
+                done.append(analysis.run_on_client(dataset, client))
+                before, started = _workers_cpu_s(client), time.perf_counter()
+                local_runs.append(run(work, "local", inputs))
+                idle_cpu_s += _workers_cpu_s(client) - before
+                local_elapsed_s += time.perf_counter() - started
+    points, local_points = [], []
     for i, dataset in enumerate(datasets):
         runs = [r[i] for r in rounds]
         assert all(r.cutflow == runs[0].cutflow for r in runs)
@@ -195,13 +210,33 @@ def warm_series(subsets: list[list[str]], *, passes: int) -> dict[str, Any]:
                 "cutflow": runs[0].cutflow,
             }
         )
-    return {"warm_up_s": warm_up.wall_s, "warm_up_events": warm_up.events, "points": points}
+        local_points.append(summarise([r[i] for r in beside]))
+        assert local_points[-1]["cutflow"] == runs[0].cutflow
+    return {
+        "warm_up_s": warm_up.wall_s,
+        "warm_up_events": warm_up.events,
+        "points": points,
+        BESIDE: local_points,
+        # What the idle cluster took from the machine while the local processes ran.
+        "idle_workers_cpu_s": idle_cpu_s,
+        "local_beside_elapsed_s": local_elapsed_s,
+    }
+
+
+def _workers_cpu_s(client: Any) -> float:
+    """CPU seconds the cluster's worker processes have used so far."""
+
+    def own_cpu() -> float:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    return float(sum(client.run(own_cpu).values()))
 
 
 def read_only(files: list[str]) -> dict:
     """The I/O ceiling in this process: compile read_branches.C, time one pass."""
-    import time
-
     from afenv_bench import _root
 
     ROOT = _root.root()
@@ -309,6 +344,8 @@ def plot(results: dict, path: Path) -> None:
     series = dict(results["scaling"])
     if "warm" in results:
         series[WARM] = results["warm"]["points"]
+        if BESIDE in results["warm"]:
+            series[BESIDE] = results["warm"][BESIDE]
     for mode, points in series.items():
         x = [p["events"] / 1e6 for p in points]
         y = [p["wall_s"] for p in points]
@@ -363,6 +400,13 @@ def markdown(results: dict) -> str:
             f"| {WARM} (one cluster) | {overhead:.2f} | {rate:,.0f} | {rate / cores:,.0f} "
             f"| {r2:.4f} |"
         )
+        if BESIDE in results["warm"]:
+            beside = results["warm"][BESIDE]
+            overhead, rate, r2 = linear_fit(beside)
+            rows.append(
+                f"| {BESIDE} (after each warm computation) | {overhead:.2f} | {rate:,.0f} "
+                f"| {rate / beside[0]['cores']:,.0f} | {r2:.4f} |"
+            )
     per_core = {m: fits[m][1] / results["scaling"][m][0]["cores"] for m in results["scaling"]}
     rows += [
         "",
@@ -374,16 +418,31 @@ def markdown(results: dict) -> str:
         f"| {per_core['local'] / per_core['legacy']:.2f} | ≥ 0.9 |",
         f"| local fixed overhead [s] | {fits['local'][0]:.2f} | ≤ 2 |",
         f"| dask marginal rate (a fresh cluster for every point) / local marginal rate "
-        f"| {fits['dask'][1] / fits['local'][1]:.2f} | ≥ 0.8 |",
+        # Not the target's figure: every point carries a new cluster's start-up (see the R²).
+        f"| {fits['dask'][1] / fits['local'][1]:.2f} | |",
     ]
     if WARM in fits:
         warm = results["warm"]
+        if BESIDE in warm:
+            beside_fit = linear_fit(warm[BESIDE])
+            rows.append(
+                f"| dask marginal rate on one warm cluster / local marginal rate, each "
+                f"computation followed by a local run on the same files "
+                f"| {fits[WARM][1] / beside_fit[1]:.2f} | ≥ 0.8 |"
+            )
         rows += [
-            f"| dask marginal rate on one warm cluster / local marginal rate "
-            f"| {fits[WARM][1] / fits['local'][1]:.2f} | ≥ 0.8 |",
+            f"| dask marginal rate on one warm cluster / local marginal rate of the scaling "
+            f"series (measured earlier in the run) "
+            f"| {fits[WARM][1] / fits['local'][1]:.2f} | |",
             f"| dask on fresh workers, first computation ({warm['warm_up_events']:,} events) "
             f"[s] | {warm['warm_up_s']:.2f} | |",
         ]
+        if BESIDE in warm:
+            idle = warm["idle_workers_cpu_s"] / warm["local_beside_elapsed_s"]
+            rows.append(
+                "| the idle cluster's CPU while the local processes ran beside it, "
+                f"core-seconds per second | {idle:.3f} | |"
+            )
     if PARALLEL in side:
         parallel = side[PARALLEL]
         scaling = parallel["events_per_s_per_core"] / side["legacy"]["events_per_s"]
@@ -398,6 +457,8 @@ def markdown(results: dict) -> str:
     columns = {m: results["scaling"][m] for m in MODES}
     if "warm" in results:
         columns[WARM] = results["warm"]["points"]
+        if BESIDE in results["warm"]:
+            columns[BESIDE] = results["warm"][BESIDE]
     rows += ["", "| events | " + " | ".join(f"{m} wall [s]" for m in columns) + " |"]
     rows.append("|---:|" + "---:|" * len(columns))
     sizes = [p["events"] for p in results["scaling"][MODES[0]]]
