@@ -18,10 +18,10 @@ keeps it, after one warm-up computation: every worker has imported ROOT and JIT-
 graph before the timed runs, so its slope is the marginal rate without the noise of each fresh
 cluster's start-up (which the fresh series' intercept carries). Each of its computations is
 followed by a local-mode run on the same files (``local-beside``), so the warm-cluster / local
-ratio compares runs minutes apart, not series half an hour apart: this machine's speed drifts
-by up to 1.5x within an hour. The idle cluster's CPU during those local runs is recorded.
-Writes ``benchmarks/results/ds.json`` and
-``ds_scaling.png`` and prints Markdown tables.
+ratio compares runs seconds apart, not series up to a quarter of an hour apart: this machine's
+speed drifts by up to 1.5x within an hour. The idle cluster's CPU during those local runs is
+recorded. Writes ``benchmarks/results/ds.json`` and ``ds_scaling.png`` and prints Markdown
+tables.
 """
 
 from __future__ import annotations
@@ -402,7 +402,7 @@ def markdown(results: dict) -> str:
         )
         if BESIDE in results["warm"]:
             beside = results["warm"][BESIDE]
-            overhead, rate, r2 = linear_fit(beside)
+            overhead, rate, r2 = fits[BESIDE] = linear_fit(beside)
             rows.append(
                 f"| {BESIDE} (after each warm computation) | {overhead:.2f} | {rate:,.0f} "
                 f"| {rate / beside[0]['cores']:,.0f} | {r2:.4f} |"
@@ -423,12 +423,11 @@ def markdown(results: dict) -> str:
     ]
     if WARM in fits:
         warm = results["warm"]
-        if BESIDE in warm:
-            beside_fit = linear_fit(warm[BESIDE])
+        if BESIDE in fits:
             rows.append(
                 f"| dask marginal rate on one warm cluster / local marginal rate, each "
                 f"computation followed by a local run on the same files "
-                f"| {fits[WARM][1] / beside_fit[1]:.2f} | ≥ 0.8 |"
+                f"| {fits[WARM][1] / fits[BESIDE][1]:.2f} | ≥ 0.8 |"
             )
         rows += [
             f"| dask marginal rate on one warm cluster / local marginal rate of the scaling "
