@@ -89,7 +89,7 @@ def test_three_modes_agree(run_mode):
 def test_repeated_computations_on_one_cluster(ds_files, run_mode):
     """A notebook runs many computations on one cluster; the compiled selection must survive
     that (shipped with DistributeSharedLibs, it was re-uploaded in place and workers crashed).
-    The cluster is the one ``--mode dask`` starts, with afenv's scheduler settings."""
+    The cluster is the one ``--mode dask`` starts, with afenv's Dask settings."""
     from afenv_bench import analysis
     from afenv_bench.inputs import resolve
     from afenv_runtime import daskdefaults
@@ -97,12 +97,17 @@ def test_repeated_computations_on_one_cluster(ds_files, run_mode):
     dataset = resolve([str(path) for path in ds_files])
     local = run_mode("local").report
     with analysis._dask_client(None, 2, 10.0) as client:
-        for key, value in daskdefaults.not_configured().items():  # what no config here sets
-            assert key == "distributed.scheduler.worker-saturation"
+        applied = daskdefaults.not_configured()  # what no config here sets
+        if "distributed.scheduler.worker-saturation" in applied:
             assert (
                 client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
-                == value
+                == applied["distributed.scheduler.worker-saturation"]
             )
+        if "distributed.worker.profile.interval" in applied:
+            intervals = client.run(
+                lambda dask_worker: dask_worker.periodic_callbacks["profile"].callback_time
+            )
+            assert set(intervals.values()) == {100}  # ms, the worker processes' own config
         workers = set(client.nthreads())
         results = [analysis.run_on_client(dataset, client) for _ in range(3)]
         assert set(client.nthreads()) == workers  # no worker died and was replaced

@@ -1,4 +1,4 @@
-"""afenv's scheduler settings: what a cluster started by afenv's code applies, and when not."""
+"""afenv's Dask settings: what a cluster started by afenv's code applies, and when not."""
 
 from __future__ import annotations
 
@@ -35,20 +35,26 @@ def config_dir(tmp_path: Path) -> Iterator[Path]:
         dask.config.paths.remove(str(folder))
 
 
-def test_applied_where_nothing_configures_it() -> None:
-    assert daskdefaults.not_configured() == {KEY: 1.0}
+def _without(key: str) -> dict[str, float | str]:
+    return {k: v for k, v in daskdefaults.SETTINGS.items() if k != key}
+
+
+def test_applied_where_nothing_configures_them() -> None:
+    assert daskdefaults.not_configured() == daskdefaults.SETTINGS
+    assert daskdefaults.SETTINGS[KEY] == 1.0
 
 
 def test_the_users_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", "1.5")
-    assert daskdefaults.not_configured() == {}
+    assert daskdefaults.not_configured() == _without(KEY)
 
 
 def test_the_users_config_file_wins(config_dir: Path) -> None:
     (config_dir / "mine.yaml").write_text(
         "distributed:\n  scheduler:\n    worker-saturation: inf\n"
+        "  worker:\n    profile:\n      interval: 5ms\n"
     )
-    assert daskdefaults.not_configured() == {}
+    assert daskdefaults.not_configured() == {"distributed.admin.tick.interval": "100ms"}
 
 
 def test_a_scheduler_started_under_them_uses_them() -> None:
@@ -59,3 +65,18 @@ def test_a_scheduler_started_under_them_uses_them() -> None:
     with dask.config.set(daskdefaults.not_configured()):
         scheduler = Scheduler(dashboard_address=None, validate=True)
     assert scheduler.WORKER_SATURATION == 1.0
+    assert scheduler.periodic_callbacks["tick"].callback_time == 100  # ms
+
+
+def test_a_worker_started_under_them_uses_them() -> None:
+    """An idle worker checks its event loop and samples its threads every 100 ms, not every
+    20 and 10 ms (distributed reads both when the worker is made; it is never started)."""
+    import dask.config
+    from distributed import Worker
+
+    with dask.config.set(daskdefaults.not_configured()):
+        worker = Worker("tcp://127.0.0.1:1", nthreads=1, dashboard=False)
+    assert worker.periodic_callbacks["tick"].callback_time == 100
+    assert worker.periodic_callbacks["profile"].callback_time == 100
+    default = Worker("tcp://127.0.0.1:1", nthreads=1, dashboard=False)
+    assert default.periodic_callbacks["profile"].callback_time == 10  # distributed's own

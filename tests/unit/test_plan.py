@@ -292,20 +292,21 @@ def test_every_copy_source_is_in_the_context(project_copy: Path, experiment: str
             )
 
 
-def test_both_images_carry_the_scheduler_settings(project_copy: Path, tmp_path: Path) -> None:
-    """A scheduler started in either image (validation's, the operator's pod, a notebook's
-    LocalCluster) reads afenv's settings from /etc/dask; Dask's own loader reads the file."""
+def test_both_images_carry_the_dask_settings(project_copy: Path, tmp_path: Path) -> None:
+    """A scheduler or worker started in either image (validation's, the operator's pods, a
+    notebook's LocalCluster) reads afenv's settings from /etc/dask; Dask's own loader reads
+    the file."""
     import dask.config
 
-    from afenv_runtime.daskdefaults import SCHEDULER
+    from afenv_runtime.daskdefaults import SETTINGS
 
     for image in _plan(project_copy).images:
-        entry = next(f for f in image.files if f.path == "dask-defaults/afenv-scheduler.yaml")
+        entry = next(f for f in image.files if f.path == "dask-defaults/afenv-cluster.yaml")
         assert "\nCOPY dask-defaults/ /etc/dask/\n" in image.dockerfile, image.name
         assert entry.data is not None
         folder = tmp_path / image.name
         folder.mkdir()
-        (folder / "afenv-scheduler.yaml").write_bytes(entry.data)
+        (folder / "afenv-cluster.yaml").write_bytes(entry.data)
         read = dask.config.collect(paths=[str(folder)], env={})
-        for key, value in SCHEDULER.items():
+        for key, value in SETTINGS.items():
             assert dask.config.get(key, config=read) == value, (image.name, key)

@@ -280,7 +280,7 @@ def make_plan(
         file_entry("bin/dask-scheduler", templates.path("files/dask-scheduler")),
         file_entry("bin/dask-worker", templates.path("files/dask-worker")),
         inline_entry("site/afenv.pth", "/opt/afenv/lib\n"),
-        inline_entry("dask-defaults/afenv-scheduler.yaml", daskdefaults.scheduler_yaml()),
+        inline_entry("dask-defaults/afenv-cluster.yaml", daskdefaults.cluster_yaml()),
     ]
     shared_data = {
         "base_image": base.reference,

@@ -127,18 +127,16 @@ def test_root_jit_define(host: testinfra.host.Host) -> None:
     assert cling_errors(result.stderr) == [], "cling reported errors (missing headers or c++?)"
 
 
-def test_a_scheduler_here_uses_afenvs_settings(
-    host: testinfra.host.Host, context: dict[str, Any]
-) -> None:
-    """A scheduler started in either image reads /etc/dask/afenv-scheduler.yaml."""
+def test_dask_here_uses_afenvs_settings(host: testinfra.host.Host, context: dict[str, Any]) -> None:
+    """A scheduler or worker started in either image reads /etc/dask/afenv-cluster.yaml."""
     if not context["afenv_built"]:
         pytest.skip("pair given by image names: afenv's settings are not expected")
-    keys = sorted(daskdefaults.SCHEDULER)
+    keys = sorted(daskdefaults.SETTINGS)
     code = "import json, dask, distributed;"
     code += f"print(json.dumps([dask.config.get(k) for k in {keys}]))"
     result = run(host, f'python -c "{code}"')
     assert result.rc == 0, result.stderr
-    assert json.loads(result.stdout) == [daskdefaults.SCHEDULER[k] for k in keys]
+    assert json.loads(result.stdout) == [daskdefaults.SETTINGS[k] for k in keys]
 
 
 def test_no_world_writable_directories_outside_tmp(host: testinfra.host.Host) -> None:
