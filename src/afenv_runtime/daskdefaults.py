@@ -21,9 +21,9 @@ to tasks of seconds.
 its cluster for hours, mostly waiting, and at distributed's defaults every server checks its
 event loop every 20 ms and every worker samples its threads' stacks every 10 ms. An idle
 LocalCluster of two workers used 0.159 cores at the defaults and 0.059 with both at 100 ms
-(``benchmarks/bench_idle.py``, README "Dask settings"). The unresponsive-loop warning still fires after ``tick.limit`` (3 s), now measured to
-0.1 s; the dashboard's profile gets 10 samples a second instead of 100, plenty for tasks of
-seconds.
+(``benchmarks/bench_idle.py``, README "Dask settings"). The unresponsive-loop warning still
+fires after ``tick.limit`` (3 s), now measured to 0.1 s; the dashboard's profile gets 10
+samples a second instead of 100, plenty for tasks of seconds.
 """
 
 from __future__ import annotations
